@@ -1,0 +1,67 @@
+"""The one way blocking work leaves the event loop: threads for clients, processes for parsing.
+
+Threads suit blocking network clients (impacket); processes suit CPU-bound parsing (.evtx),
+which the GIL would otherwise serialise. Both pools are created lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+_pools: dict[str, Executor] = {}
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def thread_pool(size: int = 72) -> Executor:
+    """A thread pool large enough for every concurrent blocking client of a sweep."""
+    if "thread" not in _pools:
+        _pools["thread"] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="eventsweep")
+    return _pools["thread"]
+
+
+def process_pool() -> Executor:
+    """A process per core, started by a fork server (safe while threads run)."""
+    if "process" not in _pools:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
+        _pools["process"] = ProcessPoolExecutor(max_workers=cores(), mp_context=context)
+    return _pools["process"]
+
+
+def shutdown() -> None:
+    """Release the pools without waiting for work nobody awaits any more."""
+    for pool in _pools.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _pools.clear()
+
+
+async def run_in_thread(function: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(thread_pool(), function, *args)
+
+
+async def run_in_process(function: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(process_pool(), function, *args)
+
+
+def _next(iterator: Iterator[T]) -> T | object:
+    return next(iterator, _DONE)
+
+
+async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
+    """Drive a blocking iterator in a worker thread, one item per hop."""
+    while True:
+        item = await run_in_thread(_next, iterator)
+        if item is _DONE:
+            return
+        yield item  # type: ignore[misc]

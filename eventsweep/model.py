@@ -1,0 +1,204 @@
+"""The values every part of eventsweep shares: Event, Query, Outcome.
+
+The JSON shape of an event lives here (``Event.to_dict``) and is documented in the README.
+Times are ISO 8601 UTC strings of fixed width, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: they compare
+and sort as strings, which keeps the hot path free of datetime objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+LEVELS = (
+    "critical",
+    "error",
+    "warning",
+    "info",
+    "verbose",
+    "audit_success",
+    "audit_failure",
+)
+
+STATUSES = ("ok", "error", "timeout", "partial")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    """The fixed-width UTC text of a datetime (naive values are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """The fixed-width UTC text of a POSIX time in seconds."""
+    return iso(datetime.fromtimestamp(seconds, UTC))
+
+
+def iso_from_epoch_us(microseconds: int) -> str:
+    """The fixed-width UTC text of a POSIX time in microseconds (exact, no float rounding)."""
+    seconds, micro = divmod(microseconds, 1_000_000)
+    return (
+        datetime.fromtimestamp(seconds, UTC)
+        .replace(microsecond=micro)
+        .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    """Read an ISO 8601 time as produced by :func:`iso` (or with any offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event log record, whatever its source.
+
+    Fields (the stable JSON shape, in this order):
+      time          when the event was created, ISO UTC (``…Z``)
+      target        the target as the user gave it (for a directory or glob: the file)
+      computer      the machine that logged it
+      log           the channel / log name (``System``, ``Security``, ``journal``…)
+      record_id     the record's number in its log
+      event_id      the event id (int) or None where the source has none (journald)
+      level         one of LEVELS
+      source        the provider / source name / syslog identifier
+      category      the category / task (int) or None
+      message       the text; for .evtx without message text, the data as Name=Value pairs
+      data          the named data fields of the record
+      collected_at  when eventsweep received the record, ISO UTC
+    """
+
+    time: str
+    target: str
+    computer: str
+    log: str
+    record_id: int | None
+    event_id: int | None
+    level: str
+    source: str
+    category: int | None
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+    collected_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "target": self.target,
+            "computer": self.computer,
+            "log": self.log,
+            "record_id": self.record_id,
+            "event_id": self.event_id,
+            "level": self.level,
+            "source": self.source,
+            "category": self.category,
+            "message": self.message,
+            "data": self.data,
+            "collected_at": self.collected_at,
+        }
+
+
+FIELDS = tuple(Event.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What to read: a time window and filters, the same for every target.
+
+    ``since``/``until`` are fixed-width ISO UTC strings (see :func:`iso`) or None.
+    Empty filter tuples mean "no filter". ``sources`` and ``logs`` are compared
+    case-insensitively (stored lower-case). ``limit`` is the newest N per target.
+    """
+
+    since: str | None = None
+    until: str | None = None
+    levels: frozenset[str] = frozenset()
+    event_ids: tuple[tuple[int, int], ...] = ()
+    sources: frozenset[str] = frozenset()
+    logs: tuple[str, ...] = ()
+    grep: re.Pattern[str] | None = None
+    limit: int | None = None
+
+    def in_window(self, time: str) -> bool:
+        if self.since is not None and time < self.since:
+            return False
+        return self.until is None or time <= self.until
+
+    def wants_event_id(self, event_id: int | None) -> bool:
+        if not self.event_ids:
+            return True
+        if event_id is None:
+            return False
+        return any(low <= event_id <= high for low, high in self.event_ids)
+
+    def wants_log(self, log: str) -> bool:
+        return not self.logs or log.lower() in {name.lower() for name in self.logs}
+
+    def matches(self, event: Event) -> bool:
+        """True when the event passes every filter and lies in the window."""
+        return (
+            self.in_window(event.time)
+            and (not self.levels or event.level in self.levels)
+            and self.wants_event_id(event.event_id)
+            and (not self.sources or event.source.lower() in self.sources)
+            and self.wants_log(event.log)
+            and (self.grep is None or self.grep.search(event.message) is not None)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one target ended: exactly one per target, whatever happened."""
+
+    target: str
+    status: str
+    events: int
+    elapsed: float
+    warnings: int = 0
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "status": self.status,
+            "events": self.events,
+            "elapsed": round(self.elapsed, 3),
+            "warnings": self.warnings,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+
+    def line(self) -> str:
+        """The one human line printed on stderr at the end of a sweep."""
+        text = f"{self.status:<7} {self.target}  events={self.events} {self.elapsed:.2f}s"
+        if self.warnings:
+            text += f" warnings={self.warnings}"
+        if self.error:
+            text += f"  {self.error}"
+        return text
+
+
+@dataclass(slots=True)
+class TargetStatus:
+    """What a source tells the engine while it reads one target (mutable, per target)."""
+
+    warnings: int = 0
+    notes: list[str] = field(default_factory=list)
+    partial: bool = False
+
+    def warn(self, note: str, count: int = 1, partial: bool = True) -> None:
+        """Count ``count`` warnings (skipped records, damaged chunks…); keep the first notes."""
+        self.warnings += count
+        self.partial = self.partial or partial
+        if len(self.notes) < 20:
+            self.notes.append(note)

@@ -1,0 +1,113 @@
+"""Sources: the one interface the sweep engine knows, and the registry of them by scheme.
+
+A *source* is one configured target, a frozen value parsed from the text the user gave. The
+engine calls ``source.events(query, status)`` once and iterates it:
+
+- it yields :class:`~eventsweep.model.Event` values that match the query (``query.matches`` as
+  the final filter), newest first, stopping as soon as records are older than the window;
+- it stamps ``collected_at`` with the time it received each record;
+- it reports skipped records and damage through ``status.warn(...)`` (the outcome becomes
+  ``partial`` with the count) and never raises for one bad record;
+- it raises a :class:`~eventsweep.errors.TargetError` subclass (connect, auth, open, read),
+  chained to the foreign cause, when the target fails; the engine turns that into the
+  outcome (``error``, or ``partial`` when events were already received);
+- it must tolerate cancellation at any ``await`` (the per-target timeout) and release what it
+  opened in ``finally`` blocks: the engine closes the generator with ``aclosing``.
+
+Blocking clients and parsers run through :mod:`eventsweep.concurrency`, never on the loop.
+
+A scheme is registered by name with the dotted path of its ``plan`` function, which is
+imported only when a target of that scheme is given: a missing optional dependency disables
+one source, not the tool. ``plan(text, settings)`` validates the target text (raising
+:class:`~eventsweep.errors.UsageError`) and returns the sources it stands for (a directory or
+glob of .evtx files stands for one source per file).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from eventsweep.errors import UsageError
+from eventsweep.model import Event, Query, TargetStatus
+
+
+class Source(Protocol):
+    """One target, ready to be read. See the module docstring for the contract."""
+
+    @property
+    def target(self) -> str: ...
+
+    def events(self, query: Query, status: TargetStatus) -> AsyncIterator[Event]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Options that apply to every target of a sweep (from flags and the environment)."""
+
+    connect_timeout: float = 10.0
+    accept_unknown_hosts: bool = False
+    known_hosts: str | None = None
+    ssh_config: str | None = None
+    credentials_file: str | None = None
+    kerberos: bool = False
+    interactive: bool = False
+
+
+Planner = Callable[[str, Settings], Sequence[Source]]
+
+_REGISTRY: dict[str, str] = {}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?")
+PATH_SCHEME = "evtx"
+
+
+def register(scheme: str, planner: str) -> None:
+    """Register ``planner`` ("package.module:function") for targets ``scheme:…``."""
+    _REGISTRY[scheme.lower()] = planner
+
+
+def schemes() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def scheme_of(text: str) -> str:
+    """The scheme a target text names; plain paths and globs belong to the .evtx source."""
+    match = _SCHEME.match(text)
+    if match is None:
+        return PATH_SCHEME
+    scheme = match.group(1).lower()
+    if scheme in _REGISTRY:
+        return scheme
+    if match.group(2):
+        known = ", ".join(f"{name}:" for name in schemes())
+        raise UsageError(f"target {text!r}: unknown scheme {scheme!r} (known: {known})")
+    return PATH_SCHEME
+
+
+def _planner(scheme: str) -> Planner:
+    module_name, _, function = _REGISTRY[scheme].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"{scheme}: source unavailable ({exc})") from exc
+    planner: Planner = getattr(module, function)
+    return planner
+
+
+def plan(texts: Sequence[str], settings: Settings) -> list[Source]:
+    """All the sources the given target texts stand for, in the order given."""
+    planners = {scheme_of(text): text for text in texts}  # validate every scheme first
+    del planners
+    sources: list[Source] = []
+    for text in texts:
+        sources.extend(_planner(scheme_of(text))(text, settings))
+    return sources
+
+
+register("evtx", "eventsweep.sources.evtx:plan")
+register("win", "eventsweep.sources.winrpc:plan")
+register("ssh", "eventsweep.sources.ssh:plan")
+register("journal", "eventsweep.sources.journal:plan")
