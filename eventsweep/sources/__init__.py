@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,7 +41,7 @@ class Source(Protocol):
     @property
     def target(self) -> str: ...
 
-    def events(self, query: Query, status: TargetStatus) -> AsyncIterator[Event]: ...
+    def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,132 @@
+"""The engine's own logic, with in-memory sources (the real sources have their own tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from eventsweep.errors import ConnectError, ReadError
+from eventsweep.model import Event, Query, TargetStatus, iso_from_epoch
+from eventsweep.spool import Spool
+from eventsweep.sweep import collect
+
+
+def _event(target: str, second: int, record: int) -> Event:
+    return Event(
+        time=iso_from_epoch(1_700_000_000 + second),
+        target=target,
+        computer="c",
+        log="System",
+        record_id=record,
+        event_id=1,
+        level="info",
+        source="s",
+        category=None,
+        message="m",
+    )
+
+
+@dataclass(frozen=True)
+class Fake:
+    target: str
+    seconds: tuple[int, ...] = ()
+    delay: float = 0.0
+    fail: Exception | None = None
+    hang: bool = False
+    warnings: int = 0
+
+    async def events(self, query: Query, status: TargetStatus) -> AsyncIterator[Event]:
+        if self.warnings:
+            status.warn("damaged chunk", self.warnings)
+        for record, second in enumerate(self.seconds):
+            await asyncio.sleep(self.delay)
+            event = _event(self.target, second, record)
+            if query.matches(event):
+                yield event
+        if self.hang:
+            await asyncio.sleep(3600)
+        if self.fail is not None:
+            raise self.fail
+
+
+def run(*sources: Fake, **options: object) -> tuple[list[Event], list[object]]:
+    return asyncio.run(collect(list(sources), Query(), **options))  # type: ignore[arg-type]
+
+
+def test_every_target_gets_one_outcome_and_failures_stay_local() -> None:
+    events, outcomes = run(
+        Fake("ok", (30, 20, 10)),
+        Fake("refused", fail=ConnectError("connection refused")),
+        Fake("gone", (9, 8), fail=ReadError("server gone")),
+        Fake("bug", fail=ValueError("boom\nsecond line")),
+        Fake("damaged", (5,), warnings=3),
+    )
+    by_target = {o.target: o for o in outcomes}  # type: ignore[attr-defined]
+    assert [o.target for o in outcomes] == ["ok", "refused", "gone", "bug", "damaged"]  # type: ignore[attr-defined]
+    assert by_target["ok"].status == "ok" and by_target["ok"].events == 3
+    assert by_target["refused"].status == "error"
+    assert by_target["refused"].error == "connect: connection refused"
+    assert by_target["gone"].status == "partial" and by_target["gone"].events == 2
+    assert by_target["bug"].status == "error" and by_target["bug"].error == "ValueError: boom"
+    assert by_target["damaged"].status == "partial" and by_target["damaged"].warnings == 3
+    assert [e.target for e in events] == ["ok"] * 3 + ["gone"] * 2 + ["damaged"]
+
+
+def test_hung_target_times_out_keeps_events_and_does_not_delay_others() -> None:
+    started = time.monotonic()
+    events, outcomes = run(
+        Fake("hung", (3, 2), hang=True), Fake("fast", (1,)), timeout=0.5, concurrency=2
+    )
+    assert time.monotonic() - started < 3
+    hung, fast = outcomes
+    assert hung.status == "timeout" and hung.events == 2  # type: ignore[attr-defined]
+    assert "0.5s" in hung.error  # type: ignore[attr-defined]
+    assert fast.status == "ok"  # type: ignore[attr-defined]
+    assert len(events) == 3
+
+
+def test_group_time_merges_newest_first() -> None:
+    events, _ = run(
+        Fake("a", (50, 40, 10), delay=0.01), Fake("b", (45, 41, 5)), Fake("c", ()), group="time"
+    )
+    assert [(e.target, e.time[-9:-8]) for e in events][:2] == [("a", "0"), ("b", "5")]
+    times = [e.time for e in events]
+    assert times == sorted(times, reverse=True) and len(times) == 6
+
+
+def test_group_target_keeps_given_order_even_when_later_targets_finish_first() -> None:
+    events, _ = run(Fake("slow", (3, 2, 1), delay=0.05), Fake("quick", (9, 8)))
+    assert [e.target for e in events] == ["slow"] * 3 + ["quick"] * 2
+
+
+def test_limit_is_per_target() -> None:
+    sources = [Fake("a", tuple(range(100, 0, -1))), Fake("b", (5, 4, 3))]
+    events, outcomes = asyncio.run(collect(sources, Query(limit=2)))  # type: ignore[arg-type]
+    assert [(e.target, e.record_id) for e in events] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert all(o.status == "ok" for o in outcomes)
+
+
+def test_concurrency_bounds_running_targets() -> None:
+    started = time.monotonic()
+    run(*(Fake(str(n), (1,), delay=0.2) for n in range(4)), concurrency=2)
+    assert time.monotonic() - started >= 0.39
+
+
+def test_spool_spills_to_disk_and_keeps_order() -> None:
+    async def go() -> list[int]:
+        spool = Spool(spill_at=10)
+        for n in range(95):
+            spool.put(_event("t", n, n))
+        spool.close()
+        return [e.record_id async for batch in spool.batches() for e in batch]  # type: ignore[misc]
+
+    assert asyncio.run(go()) == list(range(95))
+
+
+@pytest.mark.parametrize("group", ["target", "time"])
+def test_empty_sweep(group: str) -> None:
+    assert run(group=group) == ([], [])
