@@ -1,0 +1,133 @@
+"""Which chunks of an .evtx file a time window needs, read from headers alone (no XML decoding).
+
+EVTX layout (libyal's format notes): a 4096-byte file header, then 64 KiB chunks, each
+self-contained (its own string and template tables). Every record starts with a 24-byte header:
+magic ``**\\0\\0``, size, record id, FILETIME written. Walking those headers gives each chunk's
+real id and time range cheaply. The file header's chunk count and the chunk headers' record
+ranges go stale in dirty or wrapped logs, so neither is trusted: every 64 KiB slot is looked at
+and every chunk's records are walked by their sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+FILE_MAGIC = b"ElfFile\x00"
+CHUNK_MAGIC = b"ElfChnk\x00"
+HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+RECORD_MAGIC = 0x2A2A
+_RECORD = struct.Struct("<IIQQ")
+_FIRST_ID = struct.Struct("<Q")
+# FILETIME of 1990-01-01: write times before that are unset or bogus and tell nothing.
+_SANE_FILETIME = 122_756_256_000_000_000
+SLACK_SECONDS = 3600
+
+
+class NotEvtx(Exception):
+    """The file is not an EVTX event log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One chunk slot: its index, its first record id and how many bytes of it exist."""
+
+    index: int
+    first_id: int
+    size: int = CHUNK_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A chunk's records as walked: count and write-time range (FILETIME; 0 when unknown)."""
+
+    records: int
+    oldest: int
+    newest: int
+
+
+def filetime(iso_text: str) -> int:
+    """FILETIME (100 ns since 1601) of a fixed-width ISO UTC time."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
+    return int(moment.timestamp() * 10_000_000) + 116_444_736_000_000_000
+
+
+def read_header(handle: os.PathLike[str] | str) -> bytes:
+    """The file header, checked: raises NotEvtx for anything that is not an event log."""
+    with open(handle, "rb") as file:
+        header = file.read(HEADER_SIZE)
+    if header[:8] != FILE_MAGIC:
+        raise NotEvtx("not an EVTX event log (no ElfFile signature)")
+    if len(header) < HEADER_SIZE:
+        raise NotEvtx(f"not a complete EVTX file ({len(header)} bytes, the header alone is 4096)")
+    return header
+
+
+def chunks(path: str) -> tuple[list[Chunk], int]:
+    """Every chunk slot holding a chunk, newest first by record id; and the damaged slots."""
+    size = os.path.getsize(path)
+    found: list[Chunk] = []
+    damaged = 0
+    with open(path, "rb") as file:
+        for index in range((size - HEADER_SIZE + CHUNK_SIZE - 1) // CHUNK_SIZE):
+            file.seek(HEADER_SIZE + index * CHUNK_SIZE)
+            head = file.read(512 + 24)
+            if head[:8] == CHUNK_MAGIC and len(head) >= 512 + 24:
+                available = min(CHUNK_SIZE, size - HEADER_SIZE - index * CHUNK_SIZE)
+                found.append(Chunk(index, _FIRST_ID.unpack_from(head, 520)[0], available))
+            elif head.strip(b"\x00"):
+                damaged += 1
+    found.sort(key=lambda chunk: chunk.first_id, reverse=True)
+    return found, damaged
+
+
+def span(data: bytes) -> Span:
+    """Walk a chunk's record headers by their sizes; stop at the first that is not a record."""
+    offset, records, oldest, newest = 512, 0, 0, 0
+    limit = len(data) - _RECORD.size
+    while offset <= limit:
+        magic, size, _record_id, written = _RECORD.unpack_from(data, offset)
+        if magic != RECORD_MAGIC or size < _RECORD.size or offset + size > len(data):
+            break
+        records += 1
+        if written > _SANE_FILETIME:
+            oldest = written if not oldest else min(oldest, written)
+            newest = max(newest, written)
+        offset += size
+    return Span(records, oldest, newest)
+
+
+def select(path: str, since: str | None, until: str | None) -> Iterator[Chunk]:
+    """The chunks a window needs, newest first.
+
+    Without a window every chunk is needed and no record is walked. With one, chunks are
+    walked newest first; a chunk whose write times all lie outside the window widened by
+    SLACK_SECONDS is left out, one with unknown times is kept, and the walk stops after two
+    consecutive chunks wholly older than the window (clocks go backwards; the caller filters
+    on TimeCreated last).
+    """
+    found, _ = chunks(path)
+    if since is None and until is None:
+        yield from found
+        return
+    slack = SLACK_SECONDS * 10_000_000
+    low = filetime(since) - slack if since else 0
+    high = filetime(until) + slack if until else 1 << 64
+    older = 0
+    with open(path, "rb") as file:
+        for chunk in found:
+            file.seek(HEADER_SIZE + chunk.index * CHUNK_SIZE)
+            walked = span(file.read(CHUNK_SIZE))
+            if walked.records and walked.oldest and walked.newest < low:
+                older += 1
+                if older >= 2:
+                    return
+                continue
+            older = 0
+            if walked.records and (not walked.oldest or walked.oldest <= high):
+                yield chunk
