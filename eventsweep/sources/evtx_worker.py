@@ -34,7 +34,9 @@ def parse_chunks(
     seen = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for record in parser.records_json():  # type: ignore[union-attr]
+        for record in parser.records_json():
+            if record is None:
+                continue
             seen += 1
             event = normalise(record, target, collected_at)
             if event is not None and _matches(query, event):
