@@ -25,6 +25,7 @@ from eventsweep.spool import Spool
 log = logging.getLogger(__name__)
 
 GROUPS = ("target", "time")
+REORDER = 512  # events held per target to put a nearly sorted stream in exact time order
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ class Sweep:
                     yield event
 
     async def _by_time(self) -> AsyncIterator[Event]:
-        streams = [_events_of(spool) for spool in self._spools]
+        streams = [_reordered(_events_of(spool)) for spool in self._spools]
         heap: list[tuple[_Newest, int, Event]] = []
         for index, stream in enumerate(streams):
             await _push(heap, index, stream)
@@ -156,6 +157,25 @@ async def _events_of(spool: Spool) -> AsyncIterator[Event]:
     async for batch in spool.batches():
         for event in batch:
             yield event
+
+
+async def _reordered(stream: AsyncIterator[Event], window: int = REORDER) -> AsyncIterator[Event]:
+    """Newest first by time, exactly for any stream whose events stray fewer than ``window``
+    places from their sorted position (logs ordered by record number, clocks stepping back)."""
+    held: list[tuple[_Newest, int, Event]] = []
+    async for order, event in _numbered(stream):
+        heapq.heappush(held, (_Newest(event.time), order, event))
+        if len(held) > window:
+            yield heapq.heappop(held)[2]
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+async def _numbered(stream: AsyncIterator[Event]) -> AsyncIterator[tuple[int, Event]]:
+    order = 0
+    async for event in stream:
+        yield order, event
+        order += 1
 
 
 async def _push(

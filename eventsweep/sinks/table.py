@@ -1,0 +1,72 @@
+"""The terminal table: the classic recipe's columns, one line per event, streamed.
+
+Event text is attacker-controlled: it is shown as plain text (rich markup off, control
+characters and escape sequences replaced), never interpreted by the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import IO, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from eventsweep.model import Event
+from eventsweep.sinks import SinkOptions
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_STYLES = {
+    "critical": "bold red",
+    "error": "red",
+    "warning": "yellow",
+    "audit_failure": "magenta",
+    "audit_success": "green",
+    "verbose": "dim",
+}
+COLUMNS = ("time", "computer", "source", "cat", "record", "id", "level", "message")
+
+
+def plain(text: object, limit: int | None = None) -> str:
+    """Printable one-line text: every control or direction character becomes a space or '?'."""
+    value = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "?", str(text))
+    return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+class TableSink:
+    def __init__(self, stream: IO[Any], options: SinkOptions) -> None:
+        self._console = Console(
+            file=stream,
+            markup=False,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+            color_system="auto" if options.color else None,
+            width=options.width,
+        )
+        self._by_target = options.group == "target"
+        self._target: str | None = None
+        self._console.print(Text("  ".join(COLUMNS), style="bold"))
+
+    def write(self, event: Event) -> None:
+        if self._by_target and event.target != self._target:
+            self._target = event.target
+            self._console.print(Text(f"== {plain(event.target)}", style="bold cyan"))
+        self._console.print(self._line(event))
+
+    def _line(self, event: Event) -> Text:
+        line = Text()
+        line.append(event.time[:19].replace("T", " ") + "  ")
+        if not self._by_target:
+            line.append(plain(event.target, 30) + "  ", style="cyan")
+        line.append(plain(event.computer, 24) + "  ")
+        line.append(plain(event.source, 32) + "  ")
+        line.append(f"{'' if event.category is None else event.category}  ")
+        line.append(f"{'' if event.record_id is None else event.record_id}  ")
+        line.append(f"{'' if event.event_id is None else event.event_id}  ")
+        line.append(event.level, style=_STYLES.get(event.level, ""))
+        line.append("  " + plain(event.message, 400))
+        return line
+
+    def close(self) -> None:
+        self._console.file.flush()
