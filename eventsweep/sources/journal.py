@@ -1,0 +1,103 @@
+"""The ``journal:`` source: this machine's systemd journal, or journal files on disk.
+
+``journal:`` reads the system journal (as ``journalctl`` does for the user running eventsweep);
+``journal:/path`` reads a journal directory (``journalctl --directory``) or one journal file
+(``journalctl --file``). journalctl runs as a subprocess with the same command and the same
+JSON → Event mapping as the ``ssh://`` source (:mod:`eventsweep.sources.journald`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from eventsweep.errors import OpenError
+from eventsweep.model import Event, Query, TargetStatus
+from eventsweep.sources import Settings, Source
+from eventsweep.sources.journald import Journalctl, journal_events, keep
+
+SCHEME = "journal:"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSource:
+    """The local journal (``path`` None), or the journal directory or file at ``path``."""
+
+    target: str
+    path: str | None
+    journalctl: Journalctl
+
+    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+        if self.path is not None and not os.path.exists(self.path):
+            raise OpenError(f"no journal: no such file or directory: {self.path}")
+        computer = "" if self.path else socket.gethostname()
+        stream = journal_events(started, self.journalctl, self.target, computer, query, status)
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                yield event
+
+
+class LocalProcess:
+    """A journalctl subprocess: stdout read on demand, stderr drained (bounded) beside it."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.stderr = bytearray()
+        self.drain = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(1 << 14):
+            keep(self.stderr, chunk)
+
+    async def read(self, size: int) -> bytes:
+        assert self.process.stdout is not None
+        return await self.process.stdout.read(size)
+
+    async def finish(self) -> tuple[int | None, str]:
+        await self.drain
+        code = await self.process.wait()
+        return code, self.stderr.decode("utf-8", "replace")
+
+    async def close(self) -> None:
+        self.drain.cancel()
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def started(argv: list[str]) -> AsyncIterator[LocalProcess]:
+    """journalctl running here; killed and reaped on leaving, whatever happened."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise OpenError(f"{argv[0]} not found on this machine") from exc
+    except OSError as exc:
+        raise OpenError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    local = LocalProcess(process)
+    try:
+        yield local
+    finally:
+        await local.close()
+
+
+def plan(text: str, settings: Settings) -> Sequence[Source]:
+    """``journal:`` (this machine) or ``journal:PATH`` (a journal directory or file)."""
+    path = text[len(SCHEME) :] if text.lower().startswith(SCHEME) else text
+    program = shutil.which("journalctl") or "journalctl"
+    if not path:
+        return [JournalSource(text, None, Journalctl(program))]
+    option = "--directory" if os.path.isdir(path) else "--file"
+    return [JournalSource(text, path, Journalctl(program, location=(option, path)))]
