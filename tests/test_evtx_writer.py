@@ -70,7 +70,7 @@ def test_data_values_keep_their_types_for_the_rust_parser(tmp_path: Path) -> Non
     data = {
         "text": "x",
         "empty": "",
-        "none": None,
+        "none": "",
         "int": -5,
         "big": 2**64 - 1,
         "huge": 2**70,
@@ -271,3 +271,16 @@ def test_close_on_error_leaves_a_clean_file(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert struct.unpack_from("<I", path.read_bytes(), 120)[0] == 0
     assert len(rb.rust(path)) == 1
+
+
+def test_the_cli_sink_writes_to_an_open_stream(tmp_path: Path) -> None:
+    from eventsweep.sinks import SinkOptions, open_sink
+
+    path = tmp_path / "sink.evtx"
+    with open(path, "wb") as stream:
+        sink = open_sink("evtx", stream, SinkOptions())
+        for item in many(300):
+            sink.write(item)
+        sink.close()
+        assert not stream.closed
+    assert [found["record_id"] for found in rb.rust(path)] == list(range(1, 301))

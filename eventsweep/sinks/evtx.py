@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from eventsweep.model import Event
+from eventsweep.sinks import SinkOptions
 from eventsweep.sinks import evtx_record as rec
 from eventsweep.sinks.binxml import FRAGMENT_HEADER, STRING, TEMPLATE_INSTANCE, Tables, Template
 from eventsweep.sources.evtx_worker import render
@@ -121,21 +122,26 @@ def file_header(chunks: int, next_record: int, dirty: bool) -> bytes:
 
 
 class EvtxWriter:
-    """Writes events to a new .evtx file at ``path`` (replacing any file there).
+    """Writes events to a new .evtx file at a path (replacing any file there) or to a seekable
+    binary stream at its current position (which the caller closes).
 
     ``write(event)`` appends one record; ``close()`` (or leaving the ``with`` block, even on an
     error) writes the last chunk and a clean header. Not thread-safe; one writer per file.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, target: str | os.PathLike[str] | BinaryIO) -> None:
+        if isinstance(target, str | os.PathLike):
+            self._file: BinaryIO | None = open(target, "wb")  # noqa: SIM115 - closed in close()
+            self._owned = True
+        else:
+            self._file, self._owned = target, False
+        self._base = self._file.tell()
         self.records = 0
         self.chunks = 0
-        self._file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._file.write(file_header(0, 1, dirty=True))
         self._chunk = Chunk()
         self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._templates: dict[tuple[tuple[str, ...], bool, bool], Template] = {}
+        self._templates: dict[rec.Shape, Template] = {}
 
     def write(self, event: Event) -> None:
         """Append one event as a record."""
@@ -158,10 +164,13 @@ class EvtxWriter:
         try:
             if self._chunk.last:
                 self._flush()
-            self._file.seek(0)
+            self._file.seek(self._base)
             self._file.write(file_header(self.chunks, self.records + 1, dirty=False))
+            self._file.seek(self._base + HEADER_SIZE + self.chunks * CHUNK_SIZE)
+            self._file.flush()
         finally:
-            self._file.close()
+            if self._owned:
+                self._file.close()
             self._file = None
 
     def __enter__(self) -> EvtxWriter:
@@ -177,10 +186,10 @@ class EvtxWriter:
 
     def _flush(self) -> None:
         assert self._file is not None
-        self._file.seek(HEADER_SIZE + self.chunks * CHUNK_SIZE)
+        self._file.seek(self._base + HEADER_SIZE + self.chunks * CHUNK_SIZE)
         self._file.write(self._chunk.finish())
         self.chunks += 1
-        self._file.seek(0)
+        self._file.seek(self._base)
         self._file.write(file_header(self.chunks, self.records + 1, dirty=True)[:128])
         self._file.flush()
         self._chunk = Chunk()
@@ -206,7 +215,7 @@ class EvtxWriter:
             names = self._shapes[keys] = rec.map_names(keys)
         return names
 
-    def _template(self, key: tuple[tuple[str, ...], bool, bool]) -> Template:
+    def _template(self, key: rec.Shape) -> Template:
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = rec.template_for(*key)
@@ -235,6 +244,12 @@ class EvtxWriter:
         template, values = self._assemble(event, number, keys, raw)
         budget = MAX_RECORD - _OVERHEAD - template.largest - 4 * len(values)
         return (template, values) if budget >= 0 and rec.cut(values, budget) else None
+
+
+def EvtxSink(stream: BinaryIO, options: SinkOptions) -> EvtxWriter:
+    """The ``--format evtx`` sink: an EvtxWriter on the (seekable) output file."""
+    del options
+    return EvtxWriter(stream)
 
 
 def _dropping(keys: list[str], raw: list[Any], kept: int) -> tuple[list[str], list[Any]]:

@@ -50,6 +50,8 @@ LEVEL, EVENT_ID, QUALIFIERS, TASK, KEYWORDS, TIME, RECORD_ID = range(7)
 PROVIDER, CHANNEL, COMPUTER, MESSAGE, FIRST_DATA = range(7, 12)
 
 Value = tuple[int, bytes]
+# A record shape: its data names, whether it has a message, whether its EventID has qualifiers
+Shape = tuple[tuple[str, ...], bool, bool]
 _NULL: Value = (NULL, b"")
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RESERVED_NAMES = frozenset({"#attributes", "#text"})
@@ -113,7 +115,7 @@ def typed(value: Any) -> tuple[int, bytes, Any]:
         text = clean(value)
         return STRING, text.encode("utf-16-le"), text
     if value is None:
-        return NULL, b"", None
+        return NULL, b"", ""
     if isinstance(value, bool):
         return BOOL, struct.pack("<I", value), value
     if isinstance(value, int):
