@@ -1,0 +1,30 @@
+"""Windows hosts over the EventLog Remoting Protocol (MS-EVEN), ``\\pipe\\eventlog`` over SMB.
+
+The classic ``OpenEventLog``/``ReadEventLog(BACKWARDS|SEQUENTIAL)`` recipe, from Linux, with
+impacket for SMB and DCE/RPC and a direct decoder of the read buffer. Modules:
+
+    target       win://[DOMAIN\\]user@host[:port][/Log] → WinTarget (pure)
+    credentials  password / NT hash / Kerberos / credentials file → Credentials
+    wire         the ElfrReadELW request and answer as bytes (pure)
+    records      EVENTLOGRECORD → Event, with a header-only pre-filter (pure)
+    failures     impacket's exceptions told apart, one line each
+    session      one blocking SMB + MS-EVEN session, errors mapped per stage
+    reader       newest first with early stop, several logs merged (blocking)
+    source       the async source the engine reads
+"""
+
+from __future__ import annotations
+
+from eventsweep.sources import Settings
+from eventsweep.sources.winrpc.credentials import resolve
+from eventsweep.sources.winrpc.source import WinSource
+from eventsweep.sources.winrpc.target import WinTarget, parse_target
+
+__all__ = ["WinSource", "WinTarget", "parse_target", "plan"]
+
+
+def plan(text: str, settings: Settings) -> list[WinSource]:
+    """The one source a ``win://`` target text stands for (UsageError if the text is wrong)."""
+    spec = parse_target(text)
+    credentials = resolve(spec, settings)
+    return [WinSource(spec, credentials, settings.connect_timeout)]

@@ -1,0 +1,126 @@
+"""Newest first with early stop, as the classic ReadEventLog recipe, over a :class:`Session`.
+
+After ElfrOpenELW, Samba's cursor is at the oldest record (Windows accepts the same sequence):
+the first read is BACKWARDS|SEEK at the newest record (oldest + count - 1), the following ones
+BACKWARDS|SEQUENTIAL. The log ends on STATUS_END_OF_FILE or on success with nothing read.
+
+Reading stops at the first record *written* more than :data:`STOP_SLACK` seconds before the
+window starts: TimeWritten grows with the log while TimeGenerated may run slightly out of
+order, and ``query.matches`` filters on TimeGenerated in the end. The server sends the whole
+buffer it is asked for, so reads start small (a narrow window costs one small read) and double
+up to :data:`MAX_BUFFER`. Several logs of one target are merged newest first.
+
+Blocking: runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from eventsweep.errors import ReadError
+from eventsweep.model import Event, Query, now_iso
+from eventsweep.sources.winrpc.records import Batch, Decoder, RecordFilter
+from eventsweep.sources.winrpc.session import OpenLog
+from eventsweep.sources.winrpc.wire import (
+    BACKWARDS,
+    MAX_READ,
+    SEEK,
+    SEQUENTIAL,
+    STATUS_BUFFER_TOO_SMALL,
+    STATUS_SUCCESS,
+    ReadReply,
+)
+
+FIRST_BUFFER = 16 * 1024
+MAX_BUFFER = 256 * 1024
+STOP_SLACK = 600
+CHUNK = 2048
+
+
+class LogSession(Protocol):
+    """What reading needs of a session (:class:`~.session.Session`, or a test's script)."""
+
+    def open_log(self, name: str) -> OpenLog: ...
+
+    def read(self, log: OpenLog, flags: int, offset: int, size: int) -> ReadReply: ...
+
+
+@dataclass(slots=True)
+class Chunk:
+    """What one hop from the worker thread carries: events newest first, and damage notes."""
+
+    events: list[Event] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+
+
+def decoders(target: str, logs: tuple[str, ...], query: Query) -> list[Decoder]:
+    """One decoder per log, sharing the query's header filter and stop bound."""
+    wanted = RecordFilter.of(query)
+    stop = int(wanted.since) - STOP_SLACK if wanted.since is not None else None
+    return [Decoder(target, log, query, wanted, stop) for log in logs]
+
+
+def batches(
+    session: LogSession, decoder: Decoder, first: int = FIRST_BUFFER, largest: int = MAX_BUFFER
+) -> Iterator[Batch]:
+    """The read buffers of one log, newest first, decoded; stops early (see module doc)."""
+    log = session.open_log(decoder.log)
+    if log.count == 0:
+        return
+    flags, offset, size = BACKWARDS | SEEK, log.oldest + log.count - 1, first
+    while True:
+        reply = session.read(log, flags, offset, size)
+        if reply.status == STATUS_BUFFER_TOO_SMALL:
+            size = _bigger(reply.needed, size, log.name)
+            continue
+        if reply.at_end:
+            return
+        if reply.status != STATUS_SUCCESS:
+            raise ReadError(f"reading log {log.name!r}: status 0x{reply.status:08x}")
+        batch = decoder.decode(reply.buffer, now_iso())
+        yield batch
+        if batch.stop or batch.records == 0:
+            return
+        flags, size = BACKWARDS | SEQUENTIAL, min(size * 2, largest)
+
+
+def chunks(
+    session: LogSession, wanted: list[Decoder], largest: int = MAX_BUFFER
+) -> Iterator[Chunk]:
+    """Everything the decoders want, newest first, in chunks (merged across logs)."""
+    if len(wanted) == 1:
+        for batch in batches(session, wanted[0], largest=largest):
+            yield Chunk(batch.events, batch.damaged)
+        return
+    notes: list[str] = []
+    streams = [_events(session, decoder, notes, largest) for decoder in wanted]
+    chunk = Chunk()
+    for event in heapq.merge(*streams, key=_time, reverse=True):
+        chunk.events.append(event)
+        if len(chunk.events) >= CHUNK:
+            chunk.damaged, notes[:] = list(notes), []
+            yield chunk
+            chunk = Chunk()
+    chunk.damaged = list(notes)
+    yield chunk
+
+
+def _events(
+    session: LogSession, decoder: Decoder, notes: list[str], largest: int
+) -> Iterator[Event]:
+    for batch in batches(session, decoder, largest=largest):
+        notes.extend(batch.damaged)
+        yield from batch.events
+
+
+def _time(event: Event) -> str:
+    return event.time
+
+
+def _bigger(needed: int, size: int, log: str) -> int:
+    if needed <= size or needed > MAX_READ:
+        raise ReadError(f"reading log {log!r}: a record of {needed} bytes cannot be read")
+    return needed

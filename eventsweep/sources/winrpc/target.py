@@ -1,0 +1,82 @@
+"""Parsing ``win://`` target texts into frozen values (pure).
+
+Accepted forms (the log name defaults to ``System``; the port to 445)::
+
+    win://host                      user from the credentials file, else anonymous
+    win://user@host[:port][/Log]
+    win://DOMAIN\\user@host          Windows form
+    win://DOMAIN;user@host           URL form of smb:// (no backslash to quote in a shell)
+    win://user@DOMAIN@host           user principal name form (user@corp.example)
+    win://user@[fe80::1]:445/Application
+
+User, domain and log may be percent-encoded (``%20`` for a space in a log name). A password in
+the text (``user:secret@host``) is refused: secrets never go on a command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from eventsweep.errors import UsageError
+
+DEFAULT_LOG = "System"
+DEFAULT_PORT = 445
+_HOST = re.compile(
+    r"^(?:\[(?P<v6>[0-9A-Fa-f:.%\w]+)\]|(?P<name>[^\s:/\[\]@]+))(?::(?P<port>\d+))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WinTarget:
+    """One Windows event log to read: where, as whom, which log."""
+
+    text: str
+    host: str
+    port: int = DEFAULT_PORT
+    user: str = ""
+    domain: str = ""
+    log: str = DEFAULT_LOG
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_target(text: str) -> WinTarget:
+    """A target from its text; UsageError naming what is wrong (never echoing a password)."""
+    if not text.lower().startswith("win://"):
+        raise UsageError(f"target {text!r}: a Windows target starts with win://")
+    rest = text[len("win://") :]
+    authority, _, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if at and ":" in userinfo:
+        raise UsageError(
+            "a win:// target holds a password: remove it and set EVENTSWEEP_PASSWORD "
+            "or use a credentials file"
+        )
+    domain, user = _split_user(unquote(userinfo)) if at else ("", "")
+    host, port = _host_port(text, hostport)
+    log = unquote(path).strip("/") or DEFAULT_LOG
+    return WinTarget(text=text, host=host, port=port, user=user, domain=domain, log=log)
+
+
+def _split_user(userinfo: str) -> tuple[str, str]:
+    for separator in ("\\", ";"):
+        if separator in userinfo:
+            domain, _, user = userinfo.partition(separator)
+            return domain, user
+    user, _, domain = userinfo.partition("@")
+    return domain, user
+
+
+def _host_port(text: str, hostport: str) -> tuple[str, int]:
+    match = _HOST.match(hostport)
+    if match is None:
+        raise UsageError(f"target {text!r}: expected win://[DOMAIN\\]user@host[:port][/Log]")
+    port = int(match.group("port") or DEFAULT_PORT)
+    if not 0 < port < 65536:
+        raise UsageError(f"target {text!r}: port {port} outside 1..65535")
+    return match.group("v6") or match.group("name"), port
