@@ -1,0 +1,316 @@
+"""The ``ssh://`` source: a Linux host's systemd journal, read with journalctl over SSH.
+
+Target: ``ssh://[user@]host[:port][?option=value&…]``. Options:
+
+``sudo=1``
+    run ``sudo -n -- journalctl …`` (never prompts: a password request is an auth error)
+``journalctl=PATH``
+    the program to run instead of ``journalctl``
+``args=ARGS``
+    extra journalctl arguments, split like a shell would (``args=--unit+nginx.service``;
+    spaces as ``+`` or ``%20``, a literal ``+`` as ``%2B``)
+
+The connection follows OpenSSH's habits (asyncssh): ``~/.ssh/config`` (or ``--ssh-config``),
+keys from ssh-agent and ``~/.ssh/id_*`` or the config's IdentityFile, always a connect timeout.
+Host keys are checked against ``--known-hosts FILE``, else ``~/.ssh/known_hosts`` and
+``/etc/ssh/ssh_known_hosts``: a host with no key on file is refused (``host key unknown``)
+unless ``--accept-unknown-hosts`` (the key is accepted for this sweep, not saved); a host whose
+key differs from the one on file is always refused (``host key changed``).
+
+One SSH connection per target runs one ``journalctl -o json`` (plus one ``journalctl -F`` per
+source field at once when ``--source`` is given), built by :mod:`eventsweep.sources.journald`
+and shell-quoted word by word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import socket
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import asyncssh
+
+from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError, UsageError
+from eventsweep.model import Event, Query, TargetStatus
+from eventsweep.sources import Settings, Source
+from eventsweep.sources.journald import Journalctl, can_match, command_line, journal_events, keep
+
+OPTIONS = ("sudo", "journalctl", "args")
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off", ""))
+DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Where to connect; None leaves the choice to ~/.ssh/config, then OpenSSH's defaults."""
+
+    host: str
+    port: int | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SshSource:
+    """One Linux host over SSH."""
+
+    target: str
+    remote: Remote
+    journalctl: Journalctl
+    settings: Settings
+
+    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+        if not can_match(query):
+            return
+        async with connected(self.remote, self.settings) as connection:
+            start = partial(started, connection)
+            stream = journal_events(
+                start, self.journalctl, self.target, self.remote.host, query, status
+            )
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    yield event
+
+
+# ---- target text -----------------------------------------------------------------------
+
+
+def plan(text: str, settings: Settings) -> Sequence[Source]:
+    remote, journalctl = parse_target(text)
+    if settings.known_hosts and not os.path.isfile(os.path.expanduser(settings.known_hosts)):
+        raise UsageError(f"--known-hosts: no such file: {settings.known_hosts}")
+    if settings.ssh_config and not os.path.isfile(os.path.expanduser(settings.ssh_config)):
+        raise UsageError(f"--ssh-config: no such file: {settings.ssh_config}")
+    return [SshSource(text, remote, journalctl, settings)]
+
+
+def parse_target(text: str) -> tuple[Remote, Journalctl]:
+    """``ssh://[user@]host[:port][?options]`` as where to connect and how to run journalctl."""
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() != "ssh" or not rest:
+        raise UsageError(f"target {text!r}: expected ssh://[user@]host[:port][?options]")
+    location, _, options = rest.partition("?")
+    if "/" in location.rstrip("/") or "#" in rest:
+        raise UsageError(f"target {text!r}: no path or fragment after the host")
+    return _remote(text, location.rstrip("/")), _journalctl(text, options)
+
+
+def _remote(text: str, location: str) -> Remote:
+    user, at, hostport = location.rpartition("@")
+    host, port = _host_port(text, hostport)
+    if not host:
+        raise UsageError(f"target {text!r}: no host name")
+    return Remote(host=host, port=port, user=unquote(user) if at else None)
+
+
+def _host_port(text: str, hostport: str) -> tuple[str, int | None]:
+    if hostport.startswith("["):  # [IPv6]:port
+        host, _, after = hostport[1:].partition("]")
+        port_text = after.removeprefix(":") if after.startswith(":") else after
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"target {text!r}: port {port_text!r} is not a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _journalctl(text: str, options: str) -> Journalctl:
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(options, keep_blank_values=True):
+        if name not in OPTIONS:
+            raise UsageError(
+                f"target {text!r}: unknown option {name!r} (known: {', '.join(OPTIONS)})"
+            )
+        values[name] = value
+    return Journalctl(
+        program=values.get("journalctl") or "journalctl",
+        sudo=_flag(text, values.get("sudo", "0")),
+        extra=tuple(_split(text, values.get("args", ""))),
+    )
+
+
+def _flag(text: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise UsageError(f"target {text!r}: sudo={value!r} is neither 1 nor 0")
+
+
+def _split(text: str, value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise UsageError(f"target {text!r}: args={value!r}: {exc}") from None
+
+
+# ---- host keys ---------------------------------------------------------------------------
+
+
+class HostKeys:
+    """known_hosts lookups for one connection, remembering whether the host had a key on file."""
+
+    def __init__(self, known: asyncssh.SSHKnownHosts | None) -> None:
+        self.known = known
+        self.on_file = False
+
+    def __call__(self, host: str, addr: str, port: int | None) -> Any:
+        if self.known is None:
+            return ([], [], [])
+        trusted, authorities, revoked, *_ = self.known.match(host, addr, port)
+        self.on_file = bool(trusted) or bool(authorities)
+        return (trusted, authorities, revoked)
+
+
+class Client(asyncssh.SSHClient):
+    """Accepts a key asyncssh couldn't verify only for a host with none on file, if allowed."""
+
+    def __init__(self, keys: HostKeys, accept_unknown: bool) -> None:
+        self.keys = keys
+        self.accept_unknown = accept_unknown
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
+        return self.accept_unknown and not self.keys.on_file
+
+
+_known_cache: dict[tuple[tuple[str, float], ...], asyncssh.SSHKnownHosts] = {}
+
+
+def known_hosts(settings: Settings) -> asyncssh.SSHKnownHosts | None:
+    """The known_hosts entries in force (read again only when a file changes)."""
+    names = (settings.known_hosts,) if settings.known_hosts else DEFAULT_KNOWN_HOSTS
+    paths = [os.path.expanduser(name) for name in names]
+    stamp = tuple((path, os.stat(path).st_mtime) for path in paths if os.path.isfile(path))
+    if not stamp:
+        return None
+    if stamp not in _known_cache:
+        try:
+            _known_cache[stamp] = asyncssh.read_known_hosts([path for path, _ in stamp])
+        except (OSError, ValueError) as exc:
+            raise ConnectError(f"cannot read known hosts: {exc}") from exc
+    return _known_cache[stamp]
+
+
+# ---- connection and processes ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    remote: Remote, settings: Settings
+) -> AsyncIterator[asyncssh.SSHClientConnection]:
+    """An authenticated SSH connection; every failure mapped to one clear TargetError."""
+    keys = HostKeys(known_hosts(settings))
+    try:
+        connection = await asyncssh.connect(
+            remote.host,
+            port=remote.port or (),
+            username=remote.user or (),
+            config=[settings.ssh_config] if settings.ssh_config else (),
+            known_hosts=keys,
+            client_factory=partial(Client, keys, settings.accept_unknown_hosts),
+            connect_timeout=settings.connect_timeout,
+        )
+    except Exception as exc:
+        raise connect_error(exc, remote, keys, settings) from exc
+    try:
+        yield connection
+    finally:
+        connection.close()
+        with contextlib.suppress(Exception):
+            await connection.wait_closed()
+
+
+def connect_error(
+    exc: Exception, remote: Remote, keys: HostKeys, settings: Settings
+) -> TargetError:
+    """The one-line error a failed connect stands for."""
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return _host_key_error(remote, keys)
+    if isinstance(exc, asyncssh.PermissionDenied):
+        who = f" as {remote.user}" if remote.user else ""
+        return AuthError(f"authentication failed{who}: no key or agent identity was accepted")
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"no SSH answer within {settings.connect_timeout:g}s (connect timeout)")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectError("connection refused")
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"host name not found: {remote.host}")
+    if isinstance(exc, OSError):
+        return ConnectError(exc.strerror or str(exc) or type(exc).__name__)
+    if isinstance(exc, asyncssh.DisconnectError):
+        return ConnectError(f"SSH refused: {exc.reason}")
+    return ConnectError(f"{type(exc).__name__}: {exc}")
+
+
+def _host_key_error(remote: Remote, keys: HostKeys) -> AuthError:
+    if keys.on_file:
+        return AuthError(
+            f"host key changed: the key of {remote.host} does not match known_hosts "
+            "(refused even with --accept-unknown-hosts)"
+        )
+    return AuthError(
+        f"host key unknown: {remote.host} is not in known_hosts "
+        "(add its key, or pass --accept-unknown-hosts)"
+    )
+
+
+class RemoteProcess:
+    """journalctl running on the host: stdout read on demand, stderr drained beside it."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.process = process
+        self.stderr = bytearray()
+        self.drain = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while chunk := await self.process.stderr.read(1 << 14):
+            keep(self.stderr, chunk)
+
+    async def read(self, size: int) -> bytes:
+        try:
+            return await self.process.stdout.read(size)
+        except (asyncssh.Error, OSError) as exc:
+            raise ReadError(f"connection lost while reading: {exc}") from exc
+
+    async def finish(self) -> tuple[int | None, str]:
+        with contextlib.suppress(asyncssh.Error, OSError):
+            await self.drain
+        await self.process.wait_closed()
+        stderr = self.stderr.decode("utf-8", "replace")
+        signal = self.process.exit_signal
+        if signal is not None:
+            stderr = f"killed by signal {signal[0]}\n{stderr}"
+        return self.process.exit_status, stderr
+
+    def close(self) -> None:
+        self.drain.cancel()
+        self.process.close()
+
+
+@contextlib.asynccontextmanager
+async def started(
+    connection: asyncssh.SSHClientConnection, argv: list[str]
+) -> AsyncIterator[RemoteProcess]:
+    """``argv`` running on the host as one quoted command line; closed on leaving."""
+    try:
+        process = await connection.create_process(
+            command_line(argv), encoding=None, stdin=asyncssh.DEVNULL
+        )
+    except asyncssh.ChannelOpenError as exc:
+        raise OpenError(f"the host refused a session: {exc.reason}") from exc
+    except (asyncssh.Error, OSError) as exc:
+        raise ReadError(f"connection lost before journalctl started: {exc}") from exc
+    remote = RemoteProcess(process)
+    try:
+        yield remote
+    finally:
+        remote.close()
