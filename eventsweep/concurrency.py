@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
@@ -48,6 +49,19 @@ def shutdown() -> None:
 
 async def run_in_thread(function: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(thread_pool(), function, *args)
+
+
+_process_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def process_slots() -> asyncio.Semaphore:
+    """Slots for results of process work, shared by every source of the running loop: take one
+    before submitting, give it back once the result has been handed on. Bounds both the work in
+    flight and the results held in memory (two per core)."""
+    loop = asyncio.get_running_loop()
+    return _process_slots.setdefault(loop, asyncio.Semaphore(2 * cores()))
 
 
 async def run_in_process(function: Callable[..., T], *args: object) -> T:

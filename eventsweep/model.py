@@ -90,6 +90,26 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     collected_at: str = ""
 
+    def __reduce__(self) -> tuple[type[Event], tuple[Any, ...]]:
+        # A plain tuple pickles an order of magnitude faster than dataclass state (spools).
+        return (Event, self.astuple())
+
+    def astuple(self) -> tuple[Any, ...]:
+        return (
+            self.time,
+            self.target,
+            self.computer,
+            self.log,
+            self.record_id,
+            self.event_id,
+            self.level,
+            self.source,
+            self.category,
+            self.message,
+            self.data,
+            self.collected_at,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "time": self.time,

@@ -1,8 +1,9 @@
 """A per-target buffer between a source and the output: never blocks the producer, stays small.
 
 Producers append without waiting (a slow reader must never push a target past its timeout);
-past a threshold the buffered events are pickled to an anonymous temporary file, so memory
-stays flat while, say, target 2 finishes before target 1 in the per-target layout.
+once the spools of a sweep together hold more than a budget of events, a spool that grows
+pickles what it holds to an anonymous temporary file: memory stays flat while, say, target 2
+finishes long before target 1 in the per-target layout.
 """
 
 from __future__ import annotations
@@ -15,29 +16,40 @@ from typing import IO
 
 from eventsweep.model import Event
 
-SPILL_AT = 4096
+BUDGET = 1_000
+
+
+class Budget:
+    """How many events all the spools of a sweep may hold in memory together."""
+
+    def __init__(self, limit: int = BUDGET) -> None:
+        self.limit = limit
+        self.held = 0
 
 
 class Spool:
     """Events of one target, in the order the source gave them."""
 
-    def __init__(self, spill_at: int = SPILL_AT) -> None:
+    def __init__(self, budget: Budget | None = None) -> None:
+        self._budget = budget or Budget()
         self._pending: list[Event] = []
         self._file: IO[bytes] | None = None
         self._write_at = 0
         self._read_at = 0
         self._spilled = 0
-        self._spill_at = spill_at
         self._ready = asyncio.Event()
         self.closed = False
 
     def put(self, event: Event) -> None:
         self._pending.append(event)
-        if len(self._pending) >= self._spill_at:
+        self._budget.held += 1
+        if self._budget.held > self._budget.limit and len(self._pending) > 64:
             self._spill()
         self._ready.set()
 
     def close(self) -> None:
+        if self._pending and self._budget.held > self._budget.limit:
+            self._spill()
         self.closed = True
         self._ready.set()
 
@@ -48,6 +60,7 @@ class Spool:
         pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._write_at = self._file.tell()
         self._spilled += 1
+        self._budget.held -= len(self._pending)
         self._pending = []
 
     def _take(self) -> list[Event]:
@@ -58,6 +71,7 @@ class Spool:
             self._spilled -= 1
             return batch
         batch, self._pending = self._pending, []
+        self._budget.held -= len(batch)
         return batch
 
     async def batches(self) -> AsyncIterator[list[Event]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from eventsweep.errors import TargetError
 from eventsweep.model import Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
-from eventsweep.spool import Spool
+from eventsweep.spool import Budget, Spool
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ class Sweep:
         self.group = group
         self.progress = Progress(total=len(self.sources))
         self.outcomes: list[Outcome | None] = [None] * len(self.sources)
-        self._spools = [Spool() for _ in self.sources]
+        budget = Budget()
+        self._spools = [Spool(budget) for _ in self.sources]
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self._tasks: list[asyncio.Task[None]] = []
 

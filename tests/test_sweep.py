@@ -11,7 +11,7 @@ import pytest
 
 from eventsweep.errors import ConnectError, ReadError
 from eventsweep.model import Event, Query, TargetStatus, iso_from_epoch
-from eventsweep.spool import Spool
+from eventsweep.spool import Budget, Spool
 from eventsweep.sweep import collect
 
 
@@ -118,13 +118,16 @@ def test_concurrency_bounds_running_targets() -> None:
 
 def test_spool_spills_to_disk_and_keeps_order() -> None:
     async def go() -> list[int]:
-        spool = Spool(spill_at=10)
-        for n in range(95):
-            spool.put(_event("t", n, n))
-        spool.close()
-        return [e.record_id async for batch in spool.batches() for e in batch]  # type: ignore[misc]
+        budget = Budget(limit=100)
+        spools = [Spool(budget), Spool(budget)]
+        for n in range(950):
+            spools[n % 2].put(_event("t", n, n))
+        assert budget.held <= 100 + 65 * 2
+        for spool in spools:
+            spool.close()
+        return [e.record_id for spool in spools async for batch in spool.batches() for e in batch]  # type: ignore[misc]
 
-    assert asyncio.run(go()) == list(range(95))
+    assert asyncio.run(go()) == list(range(0, 950, 2)) + list(range(1, 950, 2))
 
 
 @pytest.mark.parametrize("group", ["target", "time"])

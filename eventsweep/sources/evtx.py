@@ -15,15 +15,17 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from eventsweep.concurrency import cores, run_in_process, run_in_thread
+from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
 from eventsweep.model import Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Settings, Source
 from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, read_header, select
 from eventsweep.sources.evtx_worker import EventTuple, parse_chunks
 
-GROUP = 16  # chunks a worker parses at once (~1 MiB, ~1-2k records)
+GROUP = 8  # chunks a worker parses at once (512 KiB, ~500-1,000 records)
+IN_THREAD = 2 * GROUP  # a selection this small is parsed in a thread: no process start-up
 _GLOB = frozenset("*?[")
+_active = [0]  # .evtx targets being read now: a lone small read skips the process pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +36,16 @@ class EvtxSource:
     path: str
 
     async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
-        await run_in_thread(_check, self.path)
-        damaged = await run_in_thread(_damaged, self.path)
-        if damaged:
-            status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
-        groups = await run_in_thread(_groups, self.path, query)
-        async for batch in _parse(self, groups, query, status):
-            for fields in batch:
-                yield Event(*fields)
+        _active[0] += 1
+        try:
+            groups, damaged = await run_in_thread(_plan_read, self.path, query)
+            if damaged:
+                status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
+            async for batch in _parse(self, groups, query, status):
+                for fields in batch:
+                    yield Event(*fields)
+        finally:
+            _active[0] -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,43 +105,53 @@ def _check(path: str) -> None:
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _damaged(path: str) -> int:
-    return chunks(path)[1]
-
-
-def _groups(path: str, query: Query) -> list[list[Chunk]]:
-    selected: Iterator[Chunk] = select(path, query.since, query.until)
+def _plan_read(path: str, query: Query) -> tuple[list[list[Chunk]], int]:
+    """The groups of chunks to parse, newest first, and how many chunk slots are damaged."""
+    _check(path)
+    found, damaged = chunks(path)
+    selected: Iterator[Chunk] = select(path, query.since, query.until, found)
     groups = []
     while batch := list(islice(selected, GROUP)):
         groups.append(batch)
-    return groups
+    return groups, damaged
 
 
 async def _parse(
     source: EvtxSource, groups: list[list[Chunk]], query: Query, status: TargetStatus
 ) -> AsyncGenerator[list[EventTuple], None]:
-    """Parse the groups in worker processes, a few ahead, yielding results in order."""
-    ahead = max(2, cores())
+    """Parse the groups in worker processes, a few ahead, yielding results in order.
+
+    Every submitted group holds one of the shared process slots until its result has been
+    handed on, so the whole sweep keeps at most two results per core in memory.
+    """
+    slots, ahead = process_slots(), max(2, cores())
+    small = _active[0] == 1 and sum(len(group) for group in groups) <= IN_THREAD
     pending: list[asyncio.Future[tuple[list[EventTuple], int, int]]] = []
     queue = iter(groups)
     try:
         while True:
-            while len(pending) < ahead and (group := next(queue, None)) is not None:
-                pending.append(
-                    asyncio.ensure_future(
-                        run_in_process(
-                            parse_chunks, source.path, group, query, source.target, now_iso()
-                        )
-                    )
-                )
+            while len(pending) < ahead and not (pending and slots.locked()):
+                group = next(queue, None)
+                if group is None:
+                    break
+                await slots.acquire()
+                pending.append(asyncio.ensure_future(_submit(source, group, query, small)))
             if not pending:
                 return
-            found, skipped, _ = await pending.pop(0)
+            found, skipped, _ = await pending[0]
             if skipped:
-                status.warn(
-                    f"{skipped} damaged record(s) or chunk(s) skipped by the parser", skipped
-                )
+                status.warn(f"{skipped} record(s) or chunk(s) skipped by the parser", skipped)
             yield found
+            pending.pop(0)
+            slots.release()
     finally:
         for future in pending:
             future.cancel()
+            slots.release()
+
+
+async def _submit(
+    source: EvtxSource, group: list[Chunk], query: Query, small: bool
+) -> tuple[list[EventTuple], int, int]:
+    run = run_in_thread if small else run_in_process
+    return await run(parse_chunks, source.path, group, query, source.target, now_iso())

@@ -102,7 +102,9 @@ def span(data: bytes) -> Span:
     return Span(records, oldest, newest)
 
 
-def select(path: str, since: str | None, until: str | None) -> Iterator[Chunk]:
+def select(
+    path: str, since: str | None, until: str | None, found: list[Chunk] | None = None
+) -> Iterator[Chunk]:
     """The chunks a window needs, newest first.
 
     Without a window every chunk is needed and no record is walked. With one, chunks are
@@ -111,7 +113,8 @@ def select(path: str, since: str | None, until: str | None) -> Iterator[Chunk]:
     consecutive chunks wholly older than the window (clocks go backwards; the caller filters
     on TimeCreated last).
     """
-    found, _ = chunks(path)
+    if found is None:
+        found = chunks(path)[0]
     if since is None and until is None:
         yield from found
         return

@@ -23,6 +23,7 @@ EventTuple = tuple[Any, ...]
 _LEVELS = {1: "critical", 2: "error", 3: "warning", 4: "info", 5: "verbose"}
 _AUDIT_SUCCESS = 0x0020000000000000
 _AUDIT_FAILURE = 0x0010000000000000
+_CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 
 
 def parse_chunks(
@@ -34,15 +35,29 @@ def parse_chunks(
     seen = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        windowed = query.since is not None or query.until is not None
         for record in parser.records_json():
             if record is None:
                 continue
             seen += 1
+            if windowed and not _maybe_in_window(query, record["data"]):
+                continue
             event = normalise(record, target, collected_at)
             if event is not None and _matches(query, event):
                 found.append(event)
     found.sort(key=lambda event: event[4] or 0, reverse=True)
     return found, len(caught), seen
+
+
+def _maybe_in_window(query: Query, text: str) -> bool:
+    """A cheap look at TimeCreated in the raw JSON, before decoding it: False only when the
+    record certainly lies outside the window."""
+    at = text.find(_CREATED)
+    if at < 0:
+        return True
+    end = text.find('"', at + len(_CREATED))
+    created = fixed_time(text[at + len(_CREATED) : end])
+    return not created or query.in_window(created)
 
 
 def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
