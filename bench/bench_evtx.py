@@ -144,15 +144,16 @@ def main() -> None:
     concurrency.shutdown()
     full, ours = (statistics.median(v) for v in window.values())
     print(
-        f"\n## last hour ({count} events): full parse {full * 1000:.1f} ms, eventsweep {ours * 1000:.1f} ms,"
-        f" ratio {full / ours:.1f}x"
+        f"\n## last hour ({count} events): full parse {full * 1000:.1f} ms,"
+        f" eventsweep {ours * 1000:.1f} ms, ratio {full / ours:.1f}x"
     )
     targets = [str(CORPUS)] * 20
     mib, lines = peak_rss(
         [sys.executable, "-m", "eventsweep.cli", "sweep", *targets, "--all", "--format", "jsonl"]
     )
     print(
-        f"\n## memory: corpus x 20 = {lines:,} events to JSON Lines, peak RSS of the process tree {mib:.0f} MiB"
+        f"\n## memory: corpus x 20 = {lines:,} events to JSON Lines,"
+        f" peak RSS of the process tree {mib:.0f} MiB"
     )
 
 
