@@ -9,12 +9,13 @@ import subprocess
 import pytest
 
 from eventsweep.errors import AuthError, OpenError, ReadError
-from eventsweep.model import Query
+from eventsweep.model import Query, iso_from_epoch_us
 from eventsweep.sources.journald import (
     Journalctl,
     build_argv,
     check_exit,
     command_line,
+    iso_us,
     journal_time,
     source_matches,
     to_event,
@@ -173,6 +174,13 @@ def test_record_maps_to_event() -> None:
         "_SYSTEMD_UNIT": "ssh.service",
         "_PID": "42",
     }
+
+
+@pytest.mark.parametrize(
+    "microseconds", [0, 1, 999_999, 1_700_000_000_123_456, 4_102_444_799_999_999, -1]
+)
+def test_time_text_is_the_model_s(microseconds: int) -> None:
+    assert iso_us(microseconds) == iso_from_epoch_us(microseconds)
 
 
 def test_seqnum_wins_over_the_cursor() -> None:

@@ -21,6 +21,7 @@ final filter.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -250,9 +251,9 @@ def to_event(record: dict[str, Any], target: str, computer: str, collected_at: s
     ``computer`` stands in for a missing ``_HOSTNAME``. Data holds every other field (values
     as text, multiple values as lists), ``PRIORITY`` and ``__CURSOR`` included.
     """
-    microseconds = int(record["__REALTIME_TIMESTAMP"])
+    message = record.get("MESSAGE")
     return Event(
-        time=iso_from_epoch_us(microseconds),
+        time=iso_us(int(record["__REALTIME_TIMESTAMP"])),
         target=target,
         computer=text(record.get("_HOSTNAME")) or computer,
         log="journal",
@@ -261,10 +262,26 @@ def to_event(record: dict[str, Any], target: str, computer: str, collected_at: s
         level=level(record),
         source=source(record),
         category=None,
-        message=text(record.get("MESSAGE")),
-        data={key: _data_value(value) for key, value in record.items() if key not in _MAPPED},
+        message=message if message.__class__ is str else text(message),
+        data={
+            key: value if value.__class__ is str else _data_value(value)
+            for key, value in record.items()
+            if key not in _MAPPED
+        },
         collected_at=collected_at,
     )
+
+
+def iso_us(microseconds: int) -> str:
+    """:func:`~eventsweep.model.iso_from_epoch_us`, with the text of each second kept: a
+    journal's entries come many to the second."""
+    seconds, micro = divmod(microseconds, 1_000_000)
+    return f"{_second(seconds)}.{micro:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return iso_from_epoch_us(seconds * 1_000_000)[:19]
 
 
 # ---- streaming ---------------------------------------------------------------------------

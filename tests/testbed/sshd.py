@@ -1,8 +1,9 @@
 """A real OpenSSH sshd on loopback standing for a fleet of Linux hosts, for tests and benchmarks.
 
-One ``/usr/sbin/sshd -D`` on a free port answers on several 127.x.y.z addresses (each a
-``ListenAddress``, or ``0.0.0.0`` inside a network namespace of our own for big fleets); every
-address is a host. Keys are made per fleet with ``ssh-keygen -t ed25519 -N ''``: a host key, a
+``/usr/sbin/sshd -D`` on a free port answers on several 127.x.y.z addresses, each a
+``ListenAddress`` (an sshd takes at most 16: a big fleet runs one sshd per 16 addresses, which
+also gives every address its own listen backlog, as real hosts have); every address is a
+host. Keys are made per fleet with ``ssh-keygen -t ed25519 -N ''``: a host key, a
 client key (the only entry of the fleet's ``AuthorizedKeysFile``), a known_hosts file naming
 every ``[address]:port`` and an ssh_config with the client key (``IdentitiesOnly yes``).
 
@@ -32,6 +33,7 @@ from pathlib import Path
 from eventsweep.sources import Settings
 
 SSHD = "/usr/sbin/sshd"
+PER_SSHD = 16  # ListenAddress lines one sshd accepts
 WRAPPER = """#!/bin/sh
 # test bed: one journal directory per server address ($SSH_CONNECTION field 3)
 rest=${{SSH_CONNECTION#* }}
@@ -49,7 +51,7 @@ class Fleet:
     directory: Path
     port: int
     addresses: list[str]
-    process: subprocess.Popen[bytes]
+    processes: list[subprocess.Popen[bytes]]
     client_key: Path = field(init=False)
     known_hosts: Path = field(init=False)
     ssh_config: Path = field(init=False)
@@ -99,13 +101,13 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 def sshd_config(
-    directory: Path, port: int, listen: Sequence[str], no_journalctl: Sequence[str]
+    directory: Path, port: int, listen: Sequence[str], no_journalctl: Sequence[str], name: str
 ) -> str:
     lines = [
         f"Port {port}",
         *(f"ListenAddress {address}" for address in listen),
         f"HostKey {directory}/host_key",
-        f"PidFile {directory}/sshd.pid",
+        f"PidFile {directory}/{name}.pid",
         f"AuthorizedKeysFile {directory}/authorized_keys",
         "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",
@@ -139,7 +141,7 @@ def prepare(directory: Path, addresses: Sequence[str], port: int) -> None:
     wrapper.chmod(0o755)
 
 
-def launch(directory: Path, config: Path) -> subprocess.Popen[bytes]:
+def launch(directory: Path, name: str) -> subprocess.Popen[bytes]:
     """sshd in the foreground, in its own mount namespace with an empty ~/.bashrc over the
     user's (when there is one and it can be bound)."""
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -147,7 +149,7 @@ def launch(directory: Path, config: Path) -> subprocess.Popen[bytes]:
     empty.write_text("")
     bashrc = Path.home() / ".bashrc"
     bind = f"mount --bind {empty} {bashrc} 2>/dev/null; " if bashrc.is_file() else ""
-    script = f"{bind}exec {SSHD} -D -f {config} -E {directory}/sshd.log"
+    script = f"{bind}exec {SSHD} -D -f {directory}/{name}.conf -E {directory}/{name}.log"
     return subprocess.Popen(["unshare", "-m", "--", "sh", "-c", script])
 
 
@@ -168,27 +170,32 @@ def start(
     addresses: Sequence[str],
     *,
     no_journalctl: Sequence[str] = (),
-    listen_any: bool = False,
     port: int | None = None,
 ) -> Fleet:
-    """Start the fleet's sshd (listening on every address, or on 0.0.0.0)."""
+    """Start the fleet: one sshd per 16 addresses, each listening on its addresses."""
     port = port or free_port(addresses[0])
     prepare(directory, addresses, port)
-    config = directory / "sshd_config"
-    listen = ["0.0.0.0"] if listen_any else list(addresses)
-    config.write_text(sshd_config(directory, port, listen, no_journalctl))
-    process = launch(directory, config)
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_ready(addresses[0], port, process, directory / "sshd.log")
+        for index in range(0, len(addresses), PER_SSHD):
+            group = addresses[index : index + PER_SSHD]
+            name = f"sshd{index // PER_SSHD}"
+            config = sshd_config(directory, port, group, no_journalctl, name)
+            (directory / f"{name}.conf").write_text(config)
+            processes.append(launch(directory, name))
+            wait_ready(group[0], port, processes[-1], directory / f"{name}.log")
     except BaseException:
-        stop_process(process)
+        stop(processes)
         raise
-    return Fleet(directory, port, list(addresses), process)
+    return Fleet(directory, port, list(addresses), processes)
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
+def stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each sshd this fleet started (its sessions end with their connections)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
@@ -202,7 +209,7 @@ def running(directory: Path, addresses: Sequence[str], **options: object) -> Ite
     try:
         yield fleet
     finally:
-        stop_process(fleet.process)
+        stop(fleet.processes)
 
 
 def silent_listener(address: str = "127.0.0.1") -> socket.socket:
