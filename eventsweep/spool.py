@@ -47,6 +47,13 @@ class Spool:
             self._spill()
         self._ready.set()
 
+    def extend(self, events: list[Event]) -> None:
+        self._pending.extend(events)
+        self._budget.held += len(events)
+        if self._budget.held > self._budget.limit and len(self._pending) > 64:
+            self._spill()
+        self._ready.set()
+
     def close(self) -> None:
         if self._pending and self._budget.held > self._budget.limit:
             self._spill()

@@ -124,10 +124,13 @@ class Sweep:
         try:
             async with asyncio.timeout(self.timeout) as deadline:
                 async with aclosing(source.events(self.query, status)) as stream:
-                    async for event in stream:
-                        spool.put(event)
-                        counter[0] += 1
-                        self.progress.events += 1
+                    async for item in stream:
+                        batch: list[Event] = item if isinstance(item, list) else [item]
+                        if limit is not None:
+                            batch = batch[: limit - counter[0]]
+                        spool.extend(batch)
+                        counter[0] += len(batch)
+                        self.progress.events += len(batch)
                         if limit is not None and counter[0] >= limit:
                             break
         except TimeoutError as exc:

@@ -15,7 +15,8 @@ class JsonlSink:
         self._stream = stream
 
     def write(self, event: Event) -> None:
-        self._stream.write(orjson.dumps(event.to_dict()).decode() + "\n")
+        # orjson serialises the dataclass natively, fields in their documented order
+        self._stream.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE).decode())
 
     def close(self) -> None:
         self._stream.flush()

@@ -4,7 +4,8 @@ A *source* is one configured target, a frozen value parsed from the text the use
 engine calls ``source.events(query, status)`` once and iterates it:
 
 - it yields :class:`~eventsweep.model.Event` values that match the query (``query.matches`` as
-  the final filter), newest first, stopping as soon as records are older than the window;
+  the final filter), newest first, stopping as soon as records are older than the window; a
+  source that receives records in batches may yield a ``list`` of events at once (cheaper);
 - it stamps ``collected_at`` with the time it received each record;
 - it reports skipped records and damage through ``status.warn(...)`` (the outcome becomes
   ``partial`` with the count) and never raises for one bad record;
@@ -41,7 +42,9 @@ class Source(Protocol):
     @property
     def target(self) -> str: ...
 
-    def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]: ...
+    def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]: ...
 
 
 @dataclass(frozen=True, slots=True)

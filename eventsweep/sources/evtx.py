@@ -35,15 +35,16 @@ class EvtxSource:
     target: str
     path: str
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+    async def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]:
         _active[0] += 1
         try:
             groups, damaged = await run_in_thread(_plan_read, self.path, query)
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
             async for batch in _parse(self, groups, query, status):
-                for fields in batch:
-                    yield Event(*fields)
+                yield [Event(*fields) for fields in batch]
         finally:
             _active[0] -= 1
 

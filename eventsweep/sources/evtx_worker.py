@@ -177,7 +177,9 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
 
 def render(data: dict[str, Any]) -> str:
     """The message of a record without message text: its data as ``Name=Value`` pairs."""
-    return "; ".join(f"{name}={_value(value)}" for name, value in data.items())
+    return "; ".join(
+        [f"{name}={value if type(value) is str else _value(value)}" for name, value in data.items()]
+    )
 
 
 def _value(value: Any) -> str:
