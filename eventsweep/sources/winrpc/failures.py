@@ -32,6 +32,9 @@ def status_of(exc: BaseException) -> int | None:
     """The NTSTATUS an SMB or DCE/RPC error carries, if any (Kerberos codes excluded)."""
     if kerberos_code(exc) is not None:
         return None
+    if hasattr(exc, "status") and type(exc).__name__ == "PipeError":
+        status = exc.status
+        return status if isinstance(status, int) else None
     if type(exc).__name__ in ("NetBIOSError", "NetBIOSTimeout"):
         return None  # their error codes are NetBIOS codes, not NTSTATUS
     for name in ("get_error_code", "getErrorCode"):
@@ -115,6 +118,8 @@ def release_sockets(exc: BaseException) -> None:
         trace = current.__traceback__
         while trace is not None:
             for value in list(trace.tb_frame.f_locals.values()):
+                if type(value).__name__ == "SMB3":
+                    value = getattr(value, "_NetBIOSSession", None)
                 if isinstance(value, NetBIOSSession):
                     value = getattr(value, "_sock", None)
                 if isinstance(value, socket.socket):

@@ -10,21 +10,52 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn, Protocol
 
-from impacket.dcerpc.v5 import even, transport
+from impacket.dcerpc.v5 import even
+from impacket.dcerpc.v5.dtypes import NULL
+from impacket.smb3 import SMB3
 from impacket.smbconnection import SMBConnection
 
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError
 from eventsweep.sources.winrpc import failures
 from eventsweep.sources.winrpc.credentials import PASSWORD_ENV, Credentials
+from eventsweep.sources.winrpc.pipe import DceChannel, PipeError, SmbPipe
 from eventsweep.sources.winrpc.target import WinTarget
-from eventsweep.sources.winrpc.wire import READ_OPNUM, ReadReply, parse_read_reply, read_request
+from eventsweep.sources.winrpc.wire import (
+    HANDLE_SIZE,
+    READ_OPNUM,
+    ReadReply,
+    parse_read_reply,
+    read_request,
+)
 
-PIPE = r"\eventlog"  # \pipe\eventlog: impacket adds the \pipe prefix itself
+PIPE = r"\eventlog"  # \pipe\eventlog: the \pipe prefix is implied on IPC$
 STATUS_LOGON_FAILURE = 0xC000006D
+OPEN_OPNUM, OLDEST_OPNUM, COUNT_OPNUM = 7, 5, 4
+
+
+class Channel(Protocol):
+    """DCE/RPC calls on the bound pipe: a request stub in, the whole answer stub out."""
+
+    def call(self, opnum: int, stub: bytes) -> bytes: ...
+
+
+def _channel(smb: SMBConnection, timeout: float) -> Channel:
+    """Open the pipe and bind MS-EVEN over the lean SMB2 path (see :mod:`.pipe`)."""
+    tree = smb.connectTree("IPC$")
+    file_id = smb.openFile(tree, PIPE)
+    channel = DceChannel(SmbPipe(smb.getSMBServer(), tree, file_id, timeout))
+    channel.bind(even.MSRPC_UUID_EVEN)
+    return channel
+
+
+def _number(answer: bytes) -> int:
+    (value,) = struct.unpack_from("<I", answer, 0)
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +76,20 @@ class Session:
         self.credentials = credentials
         self.timeout = timeout
         self._smb: SMBConnection | None = None
-        self._dce: Any = None
+        self._channel: Channel | None = None
         self._aborted = threading.Event()
 
     def connect(self) -> None:
-        """TCP connection and SMB negotiation (ConnectError, or ConnectTimeout if silent)."""
+        """TCP connection and SMB2/3 negotiation (ConnectError, or ConnectTimeout if silent).
+
+        SMB2 NEGOTIATE straight away: impacket's SMB1-first wildcard negotiation retries on a
+        second socket and leaks the first. SMB1-only servers (Windows 2003 and older) fail here.
+        """
         address = self.target.address
+        host, port = self.target.host, self.target.port
         try:
-            smb = SMBConnection(
-                self.target.host, self.target.host, sess_port=self.target.port,
-                timeout=self.timeout,
-            )  # fmt: skip
+            smb = SMBConnection(existingConnection=SMB3(host, host, sess_port=port,
+                                                        timeout=self.timeout))  # fmt: skip
         except Exception as exc:
             failures.release_sockets(exc)
             if failures.is_timeout(exc):
@@ -80,39 +114,55 @@ class Session:
 
     def bind(self) -> None:
         """Open ``\\pipe\\eventlog`` and bind MS-EVEN (OpenError)."""
-        rpc = transport.SMBTransport(
-            self.target.host, self.target.port, PIPE, smb_connection=self._connection()
-        )
-        rpc.set_connect_timeout(self.timeout)
-        dce = rpc.get_dce_rpc()
+        smb = self._connection()
         try:
-            dce.connect()
-            dce.bind(even.MSRPC_UUID_EVEN)
+            self._channel = _channel(smb, self.timeout)
         except Exception as exc:
             self._fail_open(exc, "the event log service (\\pipe\\eventlog)")
-        self._dce = dce
 
     def open_log(self, name: str) -> OpenLog:
         """ElfrOpenELW, then the oldest record number and the count (OpenError)."""
+        request = even.ElfrOpenELW()
+        request["UNCServerName"] = NULL
+        request["ModuleName"] = name + "\x00"
+        request["RegModuleName"] = ""
+        request["MajorVersion"] = request["MinorVersion"] = 1
         try:
-            handle = even.hElfrOpenELW(self._dce, name + "\x00", "")["LogHandle"]
-            oldest = even.hElfrOldestRecordNumber(self._dce, handle)["OldestRecordNumber"]
-            count = even.hElfrNumberOfRecords(self._dce, handle)["NumberOfRecords"]
+            handle = self._call(OPEN_OPNUM, request.getData())[:HANDLE_SIZE]
+            oldest = _number(self._call(OLDEST_OPNUM, handle))
+            count = _number(self._call(COUNT_OPNUM, handle))
         except Exception as exc:
             self._fail_open(exc, f"log {name!r}")
-        return OpenLog(name=name, handle=bytes(handle), oldest=oldest, count=count)
+        return OpenLog(name=name, handle=handle, oldest=oldest, count=count)
 
     def read(self, log: OpenLog, flags: int, offset: int, size: int) -> ReadReply:
         """One ElfrReadELW, its answer parsed directly (ReadError)."""
         try:
-            self._dce.call(READ_OPNUM, read_request(log.handle, flags, offset, size))
-            return parse_read_reply(self._dce.recv())
+            stub = self._channel_or_fail().call(
+                READ_OPNUM, read_request(log.handle, flags, offset, size)
+            )
+            return parse_read_reply(stub)
         except Exception as exc:
             raise ReadError(self._read_reason(exc, log.name)) from exc
 
+    def _call(self, opnum: int, stub: bytes) -> bytes:
+        """A small call whose answer ends in its NTSTATUS (PipeError if not success)."""
+        answer = self._channel_or_fail().call(opnum, stub)
+        if len(answer) < 4:
+            raise PipeError(f"answer to call {opnum} too short")
+        (status,) = struct.unpack_from("<I", answer, len(answer) - 4)
+        if status:
+            raise PipeError(failures.status_name(status), status)
+        return answer
+
+    def _channel_or_fail(self) -> Channel:
+        if self._channel is None:
+            raise PipeError("the event log pipe is closed")
+        return self._channel
+
     def close(self) -> None:
         """Log off and close (errors ignored: the server frees handles with the session)."""
-        smb, self._smb, self._dce = self._smb, None, None
+        smb, self._smb, self._channel = self._smb, None, None
         if smb is not None:
             with contextlib.suppress(Exception):  # best effort
                 smb.close()
