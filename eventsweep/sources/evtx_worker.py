@@ -9,7 +9,6 @@ pickle) in :data:`~eventsweep.model.FIELDS` order.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,30 +22,39 @@ EventTuple = tuple[Any, ...]
 _LEVELS = {1: "critical", 2: "error", 3: "warning", 4: "info", 5: "verbose"}
 _AUDIT_SUCCESS = 0x0020000000000000
 _AUDIT_FAILURE = 0x0010000000000000
+_MAX_ERRORS = 100_000  # a parser that keeps failing in place must not loop forever
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 
 
 def parse_chunks(
     path: str, chunks: Iterable[Chunk], query: Query, target: str, collected_at: str
 ) -> tuple[list[EventTuple], int, int]:
-    """The matching events of the given chunks (record id descending), warnings, records seen."""
-    parser = PyEvtxParser(_assemble(path, chunks), skip_errors=True)
+    """The matching events of the given chunks (record id descending), errors, records seen.
+
+    The parser raises for each bad chunk or record and resumes after it when asked for the
+    next one; counting those here (rather than through its skip_errors warnings, which go
+    through the process-global warnings filters) is safe in threads too.
+    """
     found: list[EventTuple] = []
-    seen = 0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        windowed = query.since is not None or query.until is not None
-        for record in parser.records_json():
-            if record is None:
-                continue
-            seen += 1
-            if windowed and not _maybe_in_window(query, record["data"]):
-                continue
-            event = normalise(record, target, collected_at)
-            if event is not None and _matches(query, event):
-                found.append(event)
+    seen = errors = 0
+    windowed = query.since is not None or query.until is not None
+    records = PyEvtxParser(_assemble(path, chunks)).records_json()
+    while errors < _MAX_ERRORS:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except RuntimeError:
+            errors += 1
+            continue
+        seen += 1
+        if record is None or (windowed and not _maybe_in_window(query, record["data"])):
+            continue
+        event = normalise(record, target, collected_at)
+        if event is not None and _matches(query, event):
+            found.append(event)
     found.sort(key=lambda event: event[4] or 0, reverse=True)
-    return found, len(caught), seen
+    return found, errors, seen
 
 
 def _maybe_in_window(query: Query, text: str) -> bool:
