@@ -145,7 +145,11 @@ def sources(*targets: str, timeout: float = 10.0) -> list[Source]:
 
 async def read(target: str, query: Query, timeout: float = 10.0) -> list[Event]:
     (source,) = sources(target, timeout=timeout)
-    return [event async for event in source.events(query, TargetStatus())]
+    events: list[Event] = []
+    async for item in source.events(query, TargetStatus()):
+        assert isinstance(item, list) and item  # one non-empty list per read buffer
+        events.extend(item)
+    return events
 
 
 def window(since: int | None = None, until: int | None = None, **more: Any) -> Query:
@@ -291,10 +295,12 @@ class KillAfterFirst:
     def target(self) -> str:
         return self.inner.target
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+    async def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]:
         first = True
-        async for event in self.inner.events(query, status):
-            yield event
+        async for item in self.inner.events(query, status):
+            yield item
             if first:
                 first = False
                 self.samba.kill_smbd()

@@ -1,10 +1,10 @@
 """The ``win://`` source: the engine's view of one Windows event log target.
 
 ``events()`` connects, logs on, binds and reads in worker threads (one hop per stage and per
-chunk of events), then yields the events on the loop. The connect stage has its own deadline
-(``Settings.connect_timeout``) so a silent host ends as ``timeout`` in that time. On
-cancellation or early close the session's socket is shut down at once (no thread is left
-blocked); on a normal end it logs off politely.
+read buffer), then yields each buffer's events as one list on the loop. The connect stage has
+its own deadline (``Settings.connect_timeout``) so a silent host ends as ``timeout`` in that
+time. On cancellation or early close the session's socket is shut down at once (no thread is
+left blocked); on a normal end it logs off politely.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ class WinSource:
         """``--log`` names replace the target's own log."""
         return query.logs or (self.spec.log,)
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+    async def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]:
+        """Lists of events (one per read buffer), newest first; see the source contract."""
         session = Session(self.spec, self.credentials, self.connect_timeout)
         done = False
         try:
@@ -51,8 +54,8 @@ class WinSource:
                 if chunk.damaged:
                     status.warn(chunk.damaged[0], count=len(chunk.damaged))
                 events = chunk.events if remaining is None else chunk.events[:remaining]
-                for event in events:
-                    yield event
+                if events:
+                    yield events
                 if remaining is not None:
                     remaining -= len(events)
                     if remaining <= 0:
