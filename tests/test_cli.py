@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,53 @@ def test_table_shows_markup_and_escapes_as_plain_text() -> None:
     text = stream.getvalue()
     assert "[bold red]x[/]" in text and "\x1b[2J" not in text and "\x07" not in text
     assert "\u202e" not in text and "line break" in text
+
+
+def test_debug_shows_the_cause_only_when_asked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.evtx"
+    bad.write_text("hello")
+    command = [sys.executable, "-m", "eventsweep.cli"]
+    quiet = subprocess.run(
+        [*command, "sweep", str(bad)], capture_output=True, text=True, check=False
+    )
+    loud = subprocess.run(
+        [*command, "--debug", "sweep", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert quiet.returncode == loud.returncode == 1
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+    assert "NotEvtx" in loud.stderr
+
+
+def test_progress_on_a_terminal_goes_to_stderr_only(corpus: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eventsweep.cli",
+            "sweep",
+            str(corpus),
+            "--all",
+            "--format",
+            "jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        check=False,
+    )
+    os.close(slave)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(master)
+    progress = re.compile(rb"targets \d+/39  events \d+")
+    assert progress.search(screen) and not progress.search(result.stdout)
+    assert all(json.loads(line) for line in result.stdout.splitlines())
