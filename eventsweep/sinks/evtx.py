@@ -30,7 +30,10 @@ from eventsweep.sources.evtx_worker import render
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
 CHUNK_HEADER_SIZE = 512
-MAX_RECORD = CHUNK_SIZE - CHUNK_HEADER_SIZE
+# Records stop 24 bytes short of a chunk's end: python-evtx reads a record header past the last
+# record and fails on a chunk full to the byte at the end of a file.
+RECORDS_END = CHUNK_SIZE - 24
+MAX_RECORD = RECORDS_END - CHUNK_HEADER_SIZE
 FLAG_DIRTY = 1
 
 _RECORD_HEAD = struct.Struct("<IIQQ")
@@ -59,9 +62,9 @@ class Chunk:
         at = self.used
         size = _OVERHEAD + 4 * len(values) + sum(len(data) for _, data in values)
         defined = self.tables.templates.get(template.key)
-        if defined is None and at + size + template.largest > CHUNK_SIZE:
+        if defined is None and at + size + template.largest > RECORDS_END:
             return False
-        if defined is not None and at + size > CHUNK_SIZE:
+        if defined is not None and at + size > RECORDS_END:
             return False
         inline = b""
         if defined is None:
