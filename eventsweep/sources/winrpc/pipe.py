@@ -22,6 +22,7 @@ import hmac
 import os
 import socket
 import struct
+from collections import deque
 from typing import Any
 
 from Cryptodome.Cipher import AES
@@ -47,6 +48,7 @@ DCE_LAST = 0x02
 DCE_DREP = 0x10  # little-endian integers, ASCII, IEEE floats
 NDR = bytes.fromhex("045d888aeb1cc9119fe808002b10486002000000")  # NDR 2.0 transfer syntax
 MAX_FRAGMENT = 65535
+WINDOW = 32  # READs in flight at most
 
 
 class PipeError(Exception):
@@ -65,10 +67,12 @@ class SmbPipe:
         self._tree, self._file = tree_id, file_id
         self._session_id: int = smb3._Session["SessionID"]
         self._socket: socket.socket = smb3._NetBIOSSession.get_socket()
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # READs go in bursts
         self._timeout = timeout
         self._encrypt = _encrypts(smb3, tree_id)
         self._sign = not self._encrypt and bool(smb3._Session["SigningActivated"])
         self._dialect: int = smb3._Connection["Dialect"]
+        self._early: dict[int, tuple[int, int, bytes]] = {}
         self._keys = {name: smb3._Session[name] for name in (
             "SessionKey", "SigningKey", "EncryptionKey", "DecryptionKey")}  # fmt: skip
         if self._encrypt and smb3._Connection.get("CipherId", AES128_CCM) not in (0, AES128_CCM):
@@ -83,13 +87,22 @@ class SmbPipe:
         """One whole message of the pipe (one DCE/RPC fragment)."""
         parts = []
         while True:
-            body = READ.pack(49, 0x50, 0, READ_SIZE, 0, self._file, 0, 0, 0, 0, 0, 0)
-            status, answer = self._answer(self._send(SMB2_READ, body), SMB2_READ)
-            _, offset, _, length, _ = READ_ANSWER.unpack_from(answer, 0)
-            start = offset - SMB2_HEADER.size
-            parts.append(answer[start : start + length])
-            if status != STATUS_BUFFER_OVERFLOW:
+            data, more = self.collect(self.ask())
+            parts.append(data)
+            if not more:
                 return b"".join(parts)
+
+    def ask(self) -> int:
+        """Send one READ without waiting; its message id, for :meth:`collect`."""
+        body = READ.pack(49, 0x50, 0, READ_SIZE, 0, self._file, 0, 0, 0, 0, 0, 0)
+        return self._send(SMB2_READ, body)
+
+    def collect(self, message_id: int) -> tuple[bytes, bool]:
+        """The data of an asked READ, and whether the message goes on (buffer overflow)."""
+        status, answer = self._answer(message_id, SMB2_READ)
+        _, offset, _, length, _ = READ_ANSWER.unpack_from(answer, 0)
+        start = offset - SMB2_HEADER.size
+        return answer[start : start + length], status == STATUS_BUFFER_OVERFLOW
 
     def _send(self, command: int, body: bytes) -> int:
         window = self._smb._Connection
@@ -108,20 +121,23 @@ class SmbPipe:
         return message_id
 
     def _answer(self, message_id: int, command: int) -> tuple[int, bytes]:
-        """Status and body of the final answer to ``message_id`` (interim answers skipped)."""
-        while True:
+        """Status and body of the final answer to ``message_id`` (interim answers skipped;
+        answers to other outstanding requests kept for later)."""
+        while message_id not in self._early:
             packet = self._receive()
             if packet[:4] == TRANSFORM_MAGIC:
                 packet = self._opened(packet)
             fields = SMB2_HEADER.unpack_from(packet, 0)
             status, got_command, flags, got_id = fields[3], fields[4], fields[6], fields[8]
-            if got_id != message_id or got_command != command:
-                raise PipeError(f"answer {got_id}/{got_command} to request {message_id}")
             if status == STATUS_PENDING and flags & FLAG_ASYNC:
                 continue
-            if status not in (STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW):
-                raise PipeError(f"SMB2 status 0x{status:08x}", status)
-            return status, packet[SMB2_HEADER.size :]
+            self._early[got_id] = (status, got_command, packet)
+        status, got_command, packet = self._early.pop(message_id)
+        if got_command != command:
+            raise PipeError(f"answer to request {message_id} is command {got_command}")
+        if status not in (STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW):
+            raise PipeError(f"SMB2 status 0x{status:08x}", status)
+        return status, packet[SMB2_HEADER.size :]
 
     def _receive(self) -> bytes:
         (length,) = struct.unpack(">I", self._exactly(4))
@@ -191,24 +207,50 @@ class DceChannel:
         if result != 0:
             raise PipeError(f"bind refused (result {result})")
 
-    def call(self, opnum: int, stub: bytes) -> bytes:
-        """One request (unfragmented: MS-EVEN requests are small); the whole answer stub."""
+    def call(self, opnum: int, stub: bytes, answer_size: int | None = None) -> bytes:
+        """One request (unfragmented: MS-EVEN requests are small); the whole answer stub.
+
+        When the caller knows the answer's stub size (``answer_size``: an ElfrReadELW answer
+        carries its whole array), the READs for the remaining fragments go out together once
+        the first fragment tells the fragment size: one round trip instead of one per fragment.
+        Never more READs than fragments can remain, so none is left waiting on the pipe.
+        """
         self._pipe.write(self._pdu(DCE_REQUEST, struct.pack("<IHH", len(stub), self._context,
                                                             opnum) + stub))  # fmt: skip
-        call_id, parts = self._call_id - 1, []
+        call_id = self._call_id - 1
+        first, last, alloc = self._fragment(self._pipe.read(), call_id)
+        if last:
+            return first
+        parts, asked = [first], deque[int]()
+        expected = min(alloc, answer_size) if answer_size and alloc else 0
+        unasked = -(-(expected - len(first)) // len(first)) if expected > len(first) else 0
         while True:
-            fragment = self._pipe.read()
-            _, _, ptype, flags, _, length, auth, got_id = DCE_HEADER.unpack_from(fragment, 0)
-            if got_id != call_id:
-                raise PipeError(f"DCE/RPC answer to call {got_id}, expected {call_id}")
-            if ptype == DCE_FAULT:
-                (status,) = struct.unpack_from("<I", fragment, 24)
-                raise PipeError(f"DCE/RPC fault 0x{status:08x}", status)
-            if ptype != DCE_RESPONSE or auth:
-                raise PipeError(f"unexpected DCE/RPC packet type {ptype}")
-            parts.append(fragment[24:length])
-            if flags & DCE_LAST:
+            while unasked and len(asked) < WINDOW:
+                asked.append(self._pipe.ask())
+                unasked -= 1
+            message_id = asked.popleft() if asked else self._pipe.ask()
+            data, overflow = self._pipe.collect(message_id)
+            if overflow:
+                raise PipeError("a DCE/RPC fragment larger than the pipe read")
+            part, last, _ = self._fragment(data, call_id)
+            parts.append(part)
+            if last:
+                if asked:
+                    raise PipeError("the answer ended before the fragments it announced")
                 return b"".join(parts)
+
+    def _fragment(self, fragment: bytes, call_id: int) -> tuple[bytes, bool, int]:
+        """The stub part of one answer fragment, whether it is the last, its alloc hint."""
+        _, _, ptype, flags, _, length, auth, got_id = DCE_HEADER.unpack_from(fragment, 0)
+        if got_id != call_id:
+            raise PipeError(f"DCE/RPC answer to call {got_id}, expected {call_id}")
+        if ptype == DCE_FAULT:
+            (status,) = struct.unpack_from("<I", fragment, 24)
+            raise PipeError(f"DCE/RPC fault 0x{status:08x}", status)
+        if ptype != DCE_RESPONSE or auth:
+            raise PipeError(f"unexpected DCE/RPC packet type {ptype}")
+        (alloc,) = struct.unpack_from("<I", fragment, 16)
+        return fragment[24:length], bool(flags & DCE_LAST), alloc
 
     def _pdu(self, ptype: int, body: bytes) -> bytes:
         call_id, self._call_id = self._call_id, self._call_id + 1

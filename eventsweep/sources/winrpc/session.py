@@ -29,6 +29,7 @@ from eventsweep.sources.winrpc.wire import (
     HANDLE_SIZE,
     READ_OPNUM,
     ReadReply,
+    answer_size,
     parse_read_reply,
     read_request,
 )
@@ -41,7 +42,7 @@ OPEN_OPNUM, OLDEST_OPNUM, COUNT_OPNUM = 7, 5, 4
 class Channel(Protocol):
     """DCE/RPC calls on the bound pipe: a request stub in, the whole answer stub out."""
 
-    def call(self, opnum: int, stub: bytes) -> bytes: ...
+    def call(self, opnum: int, stub: bytes, answer_size: int | None = None) -> bytes: ...
 
 
 def _channel(smb: SMBConnection, timeout: float) -> Channel:
@@ -139,7 +140,7 @@ class Session:
         """One ElfrReadELW, its answer parsed directly (ReadError)."""
         try:
             stub = self._channel_or_fail().call(
-                READ_OPNUM, read_request(log.handle, flags, offset, size)
+                READ_OPNUM, read_request(log.handle, flags, offset, size), answer_size(size)
             )
             return parse_read_reply(stub)
         except Exception as exc:

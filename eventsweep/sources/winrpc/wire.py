@@ -40,6 +40,11 @@ def read_request(handle: bytes, flags: int, offset: int, size: int) -> bytes:
     return handle + _REQUEST.pack(flags, offset & 0xFFFFFFFF, size)
 
 
+def answer_size(size: int) -> int:
+    """The stub size of the answer to a read of ``size`` bytes: the array travels whole."""
+    return 4 + size + (-size % 4) + _TRAILER.size
+
+
 @dataclass(frozen=True, slots=True)
 class ReadReply:
     """One ElfrReadELW answer: the records read, the size needed if too small, the status."""
