@@ -23,6 +23,8 @@ import pytest
 from eventsweep.errors import AuthError, ConnectError, OpenError
 from eventsweep.model import Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sources import Settings, Source, plan
+from eventsweep.sources.winrpc import WinSource
+from eventsweep.sources.winrpc.session import Session
 from eventsweep.sweep import collect
 from tests.testbed.samba import LogRecord, Samba, instance_root
 
@@ -177,6 +179,19 @@ def test_whole_log(servers: list[Server]) -> None:
     assert [shape(event) for event in events] == server.expect(Query())
 
 
+def test_default_session_is_encrypted(servers: list[Server]) -> None:
+    (source,) = sources(servers[0].url())
+    assert isinstance(source, WinSource)
+    session = Session(source.spec, source.credentials, 10.0)
+    try:
+        session.connect()
+        session.login()
+        session.bind()
+        assert session.protection == "encrypted (AES-128-CCM)"
+    finally:
+        session.close()
+
+
 def test_three_servers_side_by_side(servers: list[Server]) -> None:
     query = window(since=NOW - 7200)
     targets = [server.url() for server in servers]
@@ -318,3 +333,40 @@ def test_server_killed_mid_read_is_partial(tmp_path: Path) -> None:
     assert outcome.error.startswith("read: server gone while reading log 'System'")
     assert 0 < len(events) < 3000 and outcome.events == len(events)
     assert [shape(e) for e in events] == server.expect(Query())[: len(events)]
+
+
+@pytest.mark.parametrize(
+    ("options", "protection"),
+    [
+        ({"server smb encrypt": "off", "server signing": "mandatory"}, "signed (AES-CMAC)"),
+        ({"server max protocol": "SMB2_10", "server signing": "mandatory"},
+         "signed (HMAC-SHA256)"),
+        ({"server max protocol": "SMB2_02", "server signing": "mandatory"},
+         "signed (HMAC-SHA256)"),
+    ],
+)  # fmt: skip
+def test_signed_sessions(options: dict[str, str], protection: str) -> None:
+    """The default session above is encrypted; signed ones take the other branch of the pipe."""
+    samba = Samba(instance_root(), logs=("System",), users={"root": PASSWORD}, options=options)
+    try:
+        samba.start()
+        written = system_log(5, 400)
+        numbers = samba.write("System", written)
+        (source,) = sources(samba.url())
+        assert isinstance(source, WinSource)
+        session = Session(source.spec, source.credentials, 10.0)
+        try:
+            session.connect()
+            session.login()
+            session.bind()
+            assert session.protection == protection
+        finally:
+            session.close()
+        events = asyncio.run(read(samba.url(), Query()))
+    finally:
+        samba.stop()
+        shutil.rmtree(samba.root, ignore_errors=True)
+    pairs = zip(numbers, written, strict=True)
+    assert [shape(e) for e in events] == [expected(r, n, samba.url(), "System") for n, r in pairs][
+        ::-1
+    ]

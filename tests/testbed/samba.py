@@ -234,6 +234,7 @@ class Samba:
     root: Path
     logs: tuple[str, ...] = LOGS
     users: dict[str, str] = field(default_factory=lambda: {"root": "Root-pw-1"})
+    options: dict[str, str] = field(default_factory=dict)  # more [global] settings
     port: int = 0
     pids: list[int] = field(default_factory=list)
 
@@ -275,9 +276,10 @@ class Samba:
         for name in ("lock", "state", "cache", "private", "pid", "ncalrpc", "log"):
             (self.root / name).mkdir(exist_ok=True)
         low, high = _free_range()
+        extra = "".join(f"   {key} = {value}\n" for key, value in self.options.items())
         self.conf.write_text(_SMB_CONF.format(
             root=self.root, port=self.port, low=low, high=high, logs=" ".join(self.logs)
-        ))  # fmt: skip
+        ) + extra)  # fmt: skip
         for user, password in self.users.items():
             _run(["smbpasswd", "-c", str(self.conf), "-a", "-s", user],
                  stdin=f"{password}\n{password}\n")  # fmt: skip

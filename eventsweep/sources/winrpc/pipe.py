@@ -78,6 +78,15 @@ class SmbPipe:
         if self._encrypt and smb3._Connection.get("CipherId", AES128_CCM) not in (0, AES128_CCM):
             raise PipeError("the server chose a cipher other than AES-128-CCM")
 
+    @property
+    def protection(self) -> str:
+        """How messages are protected on this pipe, for notes and tests."""
+        if self._encrypt:
+            return "encrypted (AES-128-CCM)"
+        if self._sign:
+            return "signed (HMAC-SHA256)" if self._dialect in DIALECTS_HMAC else "signed (AES-CMAC)"
+        return "none"
+
     def write(self, data: bytes) -> None:
         body = WRITE.pack(49, SMB2_HEADER.size + WRITE.size, len(data), 0, self._file, 0, 0, 0,
                           0, 0) + data  # fmt: skip
@@ -187,6 +196,7 @@ class DceChannel:
     """Connection-oriented DCE/RPC (no RPC-level auth: the SMB session carries it) on a pipe."""
 
     def __init__(self, pipe: SmbPipe) -> None:
+        self.pipe = pipe
         self._pipe = pipe
         self._call_id = 1
         self._context = 0

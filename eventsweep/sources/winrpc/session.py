@@ -121,6 +121,12 @@ class Session:
         except Exception as exc:
             self._fail_open(exc, "the event log service (\\pipe\\eventlog)")
 
+    @property
+    def protection(self) -> str:
+        """``encrypted (AES-128-CCM)``, ``signed (…)`` or ``none``; ``""`` before binding."""
+        channel = self._channel
+        return channel.pipe.protection if isinstance(channel, DceChannel) else ""
+
     def open_log(self, name: str) -> OpenLog:
         """ElfrOpenELW, then the oldest record number and the count (OpenError)."""
         request = even.ElfrOpenELW()
