@@ -9,7 +9,9 @@ compared field by field with what was written.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
 import time
 from collections.abc import AsyncGenerator, Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from impacket.ntlm import compute_nthash
 
 from eventsweep.errors import AuthError, ConnectError, OpenError
 from eventsweep.model import Event, Outcome, Query, TargetStatus, iso_from_epoch
@@ -247,6 +250,29 @@ def one_outcome(target: str, timeout: float = 5.0) -> Outcome:
     return outcome
 
 
+def test_nt_hash_instead_of_password(
+    servers: list[Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EVENTSWEEP_PASSWORD")
+    monkeypatch.setenv("EVENTSWEEP_NTHASH", compute_nthash(PASSWORD).hex())
+    events = asyncio.run(read(servers[0].url(), window(since=NOW - 3600)))
+    assert [shape(e) for e in events] == servers[0].expect(window(since=NOW - 3600))
+
+
+def test_credentials_file(
+    servers: list[Server], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("EVENTSWEEP_PASSWORD")
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[127.0.0.*]\nuser = root\npassword = {PASSWORD}\n")
+    creds.chmod(0o600)
+    target = f"win://127.0.0.1:{servers[1].samba.port}/System"  # the user comes from the file
+    settings = Settings(connect_timeout=10, credentials_file=str(creds))
+    events, outcomes = asyncio.run(collect(plan([target], settings), window(since=NOW - 3600)))
+    assert outcomes[0].status == "ok"
+    assert [shape(e) for e in events] == servers[1].expect(window(since=NOW - 3600), target)
+
+
 def test_wrong_password(servers: list[Server], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENTSWEEP_PASSWORD", "not-the-password")
     with pytest.raises(AuthError, match="logon failure as root"):
@@ -297,6 +323,47 @@ def test_silent_listener_times_out_in_time() -> None:
         elapsed = time.monotonic() - started
     assert outcome.status == "timeout" and "no answer" in outcome.error
     assert 0.9 < elapsed < 2.5
+
+
+@dataclass
+class StallAfterFirst:
+    """Freezes the server (SIGSTOP) once the first events have arrived."""
+
+    inner: Source
+    samba: Samba
+
+    @property
+    def target(self) -> str:
+        return self.inner.target
+
+    async def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]:
+        first = True
+        async for item in self.inner.events(query, status):
+            yield item
+            if first:
+                first = False
+                for pid in self.samba.pids:
+                    os.killpg(pid, signal.SIGSTOP)
+
+
+def test_stalled_server_ends_at_the_engine_deadline(tmp_path: Path) -> None:
+    server = start(tmp_path, 8, system_records=3000)
+    try:
+        (inner,) = sources(server.url())
+        started = time.monotonic()
+        events, outcomes = asyncio.run(
+            collect([StallAfterFirst(inner, server.samba)], Query(), timeout=1.5)
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        for pid in server.samba.pids:
+            os.killpg(pid, signal.SIGCONT)
+        server.samba.stop()
+    (outcome,) = outcomes
+    assert outcome.status == "timeout" and 0 < len(events) < 3000
+    assert elapsed < 3.0
 
 
 @dataclass

@@ -54,6 +54,11 @@ def _channel(smb: SMBConnection, timeout: float) -> Channel:
     return channel
 
 
+def _socket_of(smb: SMBConnection) -> socket.socket:
+    connection: socket.socket = smb.getSMBServer().get_socket()  # SMB3's NetBIOS session socket
+    return connection
+
+
 def _number(answer: bytes) -> int:
     (value,) = struct.unpack_from("<I", answer, 0)
     return int(value)
@@ -99,7 +104,8 @@ class Session:
                 ) from exc
             raise ConnectError(failures.network_reason(exc, address)) from exc
         self._smb = smb
-        if self._aborted.is_set():  # given up on while connecting: nobody will close it
+        if self._aborted.is_set():  # given up on while connecting: nobody else will close it
+            self.abort()
             self.close()
 
     def login(self) -> None:
@@ -168,20 +174,26 @@ class Session:
         return self._channel
 
     def close(self) -> None:
-        """Log off and close (errors ignored: the server frees handles with the session)."""
+        """Log off and close: blocking (one round trip), errors ignored (the server frees the
+        handles with the session). After :meth:`abort` it only closes the socket."""
         smb, self._smb, self._channel = self._smb, None, None
-        if smb is not None:
-            with contextlib.suppress(Exception):  # best effort
+        if smb is None:
+            return
+        with contextlib.suppress(Exception):  # best effort
+            if self._aborted.is_set():
+                smb.getSMBServer().close_session()
+            else:
                 smb.close()
 
     def abort(self) -> None:
-        """From any thread: shut the socket so a blocked call fails now; then close."""
+        """From any thread, never blocking: shut the socket so that a call blocked on it fails
+        at once and nothing more is sent; :meth:`close` then only releases it."""
         self._aborted.set()
         smb = self._smb
         if smb is None:
             return
         with contextlib.suppress(Exception):  # the socket may be gone already
-            smb.getNMBServer().get_socket().shutdown(socket.SHUT_RDWR)
+            _socket_of(smb).shutdown(socket.SHUT_RDWR)
 
     def _connection(self) -> SMBConnection:
         if self._smb is None:

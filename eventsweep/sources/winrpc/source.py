@@ -63,10 +63,14 @@ class WinSource:
             done = True
         finally:
             if done:
-                await run_in_thread(session.close)
+                try:
+                    await run_in_thread(session.close)
+                except asyncio.CancelledError:
+                    session.abort()  # the logoff hangs past the deadline: the worker ends now
+                    raise
             else:
-                session.abort()  # the socket is shut: closing cannot block any more
-                session.close()
+                session.abort()  # never blocks: shuts the socket, any worker's call fails now
+                session.close()  # after abort: releases the socket, sends nothing
 
     async def _connect(self, session: Session) -> None:
         try:
