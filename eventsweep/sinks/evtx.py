@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from functools import lru_cache
 from types import TracebackType
 from typing import Any, BinaryIO
 
@@ -39,7 +40,6 @@ FLAG_DIRTY = 1
 _RECORD_HEAD = struct.Struct("<IIQQ")
 _INSTANCE = struct.Struct("<4sBBII")
 _U32 = struct.Struct("<I")
-_DESCRIPTOR = struct.Struct("<HBx")
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH76xI")
 _CHUNK_HEADER = struct.Struct("<8sQQQQIIII")
 _RECORD_MAGIC = 0x2A2A
@@ -60,7 +60,8 @@ class Chunk:
     def add(self, number: int, time: int, template: Template, values: list[rec.Value]) -> bool:
         """Append one record; False (nothing written) when it does not fit."""
         at = self.used
-        size = _OVERHEAD + 4 * len(values) + sum(len(data) for _, data in values)
+        blob = b"".join([data for _, data in values])
+        size = _OVERHEAD + 4 * len(values) + len(blob)
         defined = self.tables.templates.get(template.key)
         if defined is None and at + size + template.largest > RECORDS_END:
             return False
@@ -75,9 +76,8 @@ class Chunk:
             _RECORD_HEAD.pack(_RECORD_MAGIC, size, number, time),
             _INSTANCE.pack(FRAGMENT_HEADER, TEMPLATE_INSTANCE, 1, template.id, defined),
             inline,
-            _U32.pack(len(values)),
-            *[_DESCRIPTOR.pack(len(data), kind) for kind, data in values],
-            *[data for _, data in values],
+            _descriptors(len(values)).pack(len(values), *[len(d) | k << 16 for k, d in values]),
+            blob,
             _U32.pack(size),
         ]
         self.buf[at : at + size] = b"".join(body)
@@ -105,6 +105,12 @@ class Chunk:
         checked = self.buf[:120] + self.buf[128:512]
         _U32.pack_into(self.buf, 124, zlib.crc32(checked))
         return bytes(self.buf)
+
+
+@lru_cache(maxsize=512)
+def _descriptors(count: int) -> struct.Struct:
+    """The substitution array head: count, then per value u16 size, u8 type, u8 0 (one u32)."""
+    return struct.Struct(f"<{count + 1}I")
 
 
 def file_header(chunks: int, next_record: int, dirty: bool) -> bytes:
@@ -151,12 +157,12 @@ class EvtxWriter:
         if self._file is None:
             raise ValueError("write to a closed EvtxWriter")
         number = self.records + 1
-        template, values = self._encode(event, number)
         time = rec.filetime(event.time)
+        template, values = self._assemble(event, number, time, list(event.data))
         if not self._chunk.add(number, time, template, values):
             self._flush()
             if not self._chunk.add(number, time, template, values):
-                template, values = self._fit(event, number)
+                template, values = self._fit(event, number, time)
                 self._chunk.add(number, time, template, values)
         self.records = number
 
@@ -197,18 +203,16 @@ class EvtxWriter:
         self._file.flush()
         self._chunk = Chunk()
 
-    def _encode(self, event: Event, number: int) -> tuple[Template, list[rec.Value]]:
-        return self._assemble(event, number, list(event.data), list(event.data.values()))
-
     def _assemble(
-        self, event: Event, number: int, keys: list[str], raw: list[Any]
+        self, event: Event, number: int, time: int, keys: list[str], raw: list[Any] | None = None
     ) -> tuple[Template, list[rec.Value]]:
         names = self._names(tuple(keys))
-        data = [rec.typed(value) for value in raw]
-        with_message = rec.needs_message(event.message, names, [d[2] for d in data], render)
-        values = rec.system_values(event, number if event.record_id is None else event.record_id)
+        data, readback = rec.data_values(list(event.data.values()) if raw is None else raw)
+        with_message = rec.needs_message(event.message, names, readback, render)
+        record_id = number if event.record_id is None else event.record_id
+        values = rec.system_values(event, record_id, time)
         values.append((STRING, rec.utf16(event.message)) if with_message else (0, b""))
-        values.extend((kind, encoded) for kind, encoded, _ in data)
+        values += data
         qualified = values[rec.QUALIFIERS][1] != b""
         return self._template((names, with_message, qualified)), values
 
@@ -224,27 +228,27 @@ class EvtxWriter:
             template = self._templates[key] = rec.template_for(*key)
         return template
 
-    def _fit(self, event: Event, number: int) -> tuple[Template, list[rec.Value]]:
+    def _fit(self, event: Event, number: int, time: int) -> tuple[Template, list[rec.Value]]:
         """The record cut down to fit an empty chunk (see the module docstring)."""
         keys, raw = list(event.data), list(event.data.values())
-        fitted = self._cut(event, number, keys, raw)
+        fitted = self._cut(event, number, time, keys, raw)
         if fitted is not None:
             return fitted
         low, high = 0, len(keys) - 1  # the most fields that fit, with the dropped count
         while low < high:
             middle = (low + high + 1) // 2
-            if self._cut(event, number, *_dropping(keys, raw, middle)) is None:
+            if self._cut(event, number, time, *_dropping(keys, raw, middle)) is None:
                 high = middle - 1
             else:
                 low = middle
-        fitted = self._cut(event, number, *_dropping(keys, raw, low))
+        fitted = self._cut(event, number, time, *_dropping(keys, raw, low))
         assert fitted is not None, "a record without data always fits"
         return fitted
 
     def _cut(
-        self, event: Event, number: int, keys: list[str], raw: list[Any]
+        self, event: Event, number: int, time: int, keys: list[str], raw: list[Any]
     ) -> tuple[Template, list[rec.Value]] | None:
-        template, values = self._assemble(event, number, keys, raw)
+        template, values = self._assemble(event, number, time, keys, raw)
         budget = MAX_RECORD - _OVERHEAD - template.largest - 4 * len(values)
         return (template, values) if budget >= 0 and rec.cut(values, budget) else None
 

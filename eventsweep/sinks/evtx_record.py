@@ -258,11 +258,29 @@ def needs_message(
     return message != render(dict(zip(names, readback, strict=True)))
 
 
-def system_values(event: Event, record_id: int) -> list[Value]:
+def data_values(raw: list[Any]) -> tuple[list[Value], list[Any]]:
+    """Data values as written, and as a reader gets them back (fast path for clean text)."""
+    texts = [value for value in raw if value.__class__ is str]
+    clean_texts = _INVALID.search(" ".join(texts)) is None
+    if clean_texts and len(texts) == len(raw):
+        return [(STRING, value.encode("utf-16-le")) for value in raw], raw
+    values: list[Value] = []
+    back: list[Any] = []
+    for value in raw:
+        if clean_texts and value.__class__ is str:
+            values.append((STRING, value.encode("utf-16-le")))
+            back.append(value)
+        else:
+            kind, data, readback = typed(value)
+            values.append((kind, data))
+            back.append(readback)
+    return values, back
+
+
+def system_values(event: Event, record_id: int, time: int) -> list[Value]:
     """The values 0..MESSAGE-1 of a record, in index order (the message is added apart)."""
     level, keywords = level_values(event.level)
     event_id, qualifiers = event_id_values(event.event_id)
-    time = filetime(event.time)
     return [
         level,
         event_id,
