@@ -273,14 +273,31 @@ def test_close_on_error_leaves_a_clean_file(tmp_path: Path) -> None:
     assert len(rb.rust(path)) == 1
 
 
-def test_the_cli_sink_writes_to_an_open_stream(tmp_path: Path) -> None:
+def test_the_cli_sink_writes_oldest_first_to_an_open_stream(tmp_path: Path) -> None:
     from eventsweep.sinks import SinkOptions, open_sink
 
     path = tmp_path / "sink.evtx"
+    newest_first = sorted(many(300), key=lambda item: item.record_id or 0, reverse=True)
+    newest_first = [
+        event(record_id=item.record_id, time=f"2024-03-01T10:00:{item.record_id % 60:02}.{n:06}Z")
+        for n, item in enumerate(newest_first)
+    ]
     with open(path, "wb") as stream:
         sink = open_sink("evtx", stream, SinkOptions())
-        for item in many(300):
+        for item in newest_first:
             sink.write(item)
         sink.close()
         assert not stream.closed
-    assert [found["record_id"] for found in rb.rust(path)] == list(range(1, 301))
+    found = rb.rust(path)
+    assert [record["time"] for record in found] == sorted(item.time for item in newest_first)
+    assert [record["number"] for record in found] == list(range(1, 301))
+
+
+def test_time_order_spills_and_merges_stably() -> None:
+    from eventsweep.sinks.ordered import TimeOrder
+
+    order = TimeOrder(run=7)
+    items = [event(time=f"2024-03-01T10:00:{n % 13:02}.000000Z", record_id=n) for n in range(100)]
+    for item in items:
+        order.add(item)
+    assert list(order.sorted()) == sorted(items, key=lambda item: item.time)

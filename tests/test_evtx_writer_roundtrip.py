@@ -104,3 +104,22 @@ def test_journal_events_keep_every_field_the_format_can_hold(tmp_path: Path) -> 
     # The text message travels in RenderingInfo/Message, where forwarded events keep theirs.
     by_time = {event.time: event.message for event in events}
     assert all(record["message"] == by_time[record["time"]] for record in rb.rust(path))
+
+
+def test_a_sweep_written_as_evtx_answers_windows_like_its_sources(tmp_path: Path) -> None:
+    from eventsweep.demo import generate
+    from eventsweep.sinks import SinkOptions, open_sink
+
+    generate(tmp_path / "demo", hosts=4, days=2)  # ends now
+    events = sweep([str(tmp_path / "demo")])  # per target, newest first
+    path = tmp_path / "fleet.evtx"
+    with open(path, "wb") as stream:
+        sink = open_sink("evtx", stream, SinkOptions())
+        for event in events:
+            sink.write(event)
+        sink.close()
+    for since in ("1h", "8h", "30h"):
+        query = build_query(since=since)
+        want = sorted(as_written(event) for event in events if query.matches(event))
+        found, _ = asyncio.run(collect(plan([str(path)], Settings()), query))
+        assert sorted(map(as_written, found)) == want and want

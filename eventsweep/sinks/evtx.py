@@ -26,6 +26,7 @@ from eventsweep.model import Event
 from eventsweep.sinks import SinkOptions
 from eventsweep.sinks import evtx_record as rec
 from eventsweep.sinks.binxml import FRAGMENT_HEADER, STRING, TEMPLATE_INSTANCE, Tables, Template
+from eventsweep.sinks.ordered import TimeOrder
 from eventsweep.sources.evtx_worker import render
 
 HEADER_SIZE = 4096
@@ -253,10 +254,27 @@ class EvtxWriter:
         return (template, values) if budget >= 0 and rec.cut(values, budget) else None
 
 
-def EvtxSink(stream: BinaryIO, options: SinkOptions) -> EvtxWriter:
-    """The ``--format evtx`` sink: an EvtxWriter on the (seekable) output file."""
-    del options
-    return EvtxWriter(stream)
+class EvtxSink:
+    """The ``--format evtx`` sink: the sweep's events, oldest first, into the (seekable) output.
+
+    A sweep gives events newest first; a log file holds them oldest first, with record numbers
+    rising with time (readers, eventsweep's included, take the highest as the newest). The
+    events are put in order through :class:`~eventsweep.sinks.ordered.TimeOrder` and written
+    at close.
+    """
+
+    def __init__(self, stream: BinaryIO, options: SinkOptions) -> None:
+        del options
+        self._stream = stream
+        self._order = TimeOrder()
+
+    def write(self, event: Event) -> None:
+        self._order.add(event)
+
+    def close(self) -> None:
+        with EvtxWriter(self._stream) as writer:
+            for event in self._order.sorted():
+                writer.write(event)
 
 
 def _dropping(keys: list[str], raw: list[Any], kept: int) -> tuple[list[str], list[Any]]:
