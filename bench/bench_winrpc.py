@@ -163,15 +163,21 @@ def part_one(samba: Samba, rounds: int, expected: int) -> None:
             assert got == expected, (name, got)
             walls[name].append(wall)
             cpus[name].append(cpu)
-    ours = walls["eventsweep reader"]
-    print("| reader | median wall | records/s | client CPU | time / eventsweep's (median) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| reader | median wall | records/s | client CPU | wall / eventsweep's, per round "
+          "(median) | CPU / eventsweep's (median) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
     for name in readers:
-        ratios = [theirs / mine for theirs, mine in zip(walls[name], ours, strict=True)]
+        ratios = _ratios(walls[name], walls["eventsweep reader"])
+        cpu_ratios = _ratios(cpus[name], cpus["eventsweep reader"])
         wall = statistics.median(walls[name])
         print(f"| {name} | {wall * 1000:.0f} ms | {expected / wall:,.0f} | "
-              f"{statistics.median(cpus[name]) * 1000:.0f} ms | {statistics.median(ratios):.2f}x "
-              f"(rounds: {', '.join(f'{r:.1f}' for r in ratios)}) |")  # fmt: skip
+              f"{statistics.median(cpus[name]) * 1000:.0f} ms | "
+              f"{', '.join(f'{r:.1f}' for r in ratios)} ({statistics.median(ratios):.1f}x) | "
+              f"{statistics.median(cpu_ratios):.1f}x |")  # fmt: skip
+
+
+def _ratios(theirs: list[float], ours: list[float]) -> list[float]:
+    return [their / our for their, our in zip(theirs, ours, strict=True)]
 
 
 async def sweep(servers: list[Samba]) -> tuple[int, list[str]]:
@@ -203,7 +209,8 @@ def main() -> None:
     options = parser.parse_args()
     os.environ["EVENTSWEEP_PASSWORD"] = PASSWORD
     print(f"# win:// benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
-          f"Python {sys.version.split()[0]}, Samba on 127.0.0.1")  # fmt: skip
+          f"Python {sys.version.split()[0]}, Samba on 127.0.0.1, load average at start "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     started: list[Samba] = []
     try:
         with ThreadPoolExecutor(4) as pool:
@@ -212,6 +219,7 @@ def main() -> None:
         asyncio.run(sweep(servers[:1]))  # warm the first server
         part_one(servers[0], options.rounds, options.records)
         part_two(servers, options.records)
+        print(f"\n(load average at the end {os.getloadavg()[0]:.1f})")
     finally:
         concurrency.shutdown()
         for samba in started:
