@@ -12,7 +12,7 @@ import pytest
 from eventsweep.errors import ReadError, UsageError
 from eventsweep.model import Query, iso_from_epoch
 from eventsweep.sources import Settings
-from eventsweep.sources.winrpc import credentials, reader, records, wire
+from eventsweep.sources.winrpc import credentials, pipe, reader, records, wire
 from eventsweep.sources.winrpc.records import Decoder, RecordFilter
 from eventsweep.sources.winrpc.session import OpenLog
 from eventsweep.sources.winrpc.target import WinTarget, parse_target
@@ -385,3 +385,74 @@ def test_unexpected_status_is_read_error() -> None:
     session = Failing({"System": [eventlogrecord(1, T0)]})
     with pytest.raises(ReadError, match="0xc0000001"):
         list(reader.chunks(session, reader.decoders("t", ("System",), Query())))
+
+
+# -- DCE/RPC on the pipe ----------------------------------------------------------------------
+
+
+class FakePipe:
+    """A pipe whose answers are DCE/RPC fragments prepared by the test; counts READs asked."""
+
+    def __init__(self, fragments: list[bytes]) -> None:
+        self.fragments, self.written = fragments, list[bytes]()
+        self.asked = self.most_in_flight = 0
+        self.in_flight: list[int] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def read(self) -> bytes:
+        return self.fragments.pop(0)
+
+    def ask(self) -> int:
+        self.asked += 1
+        self.in_flight.append(self.asked)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        return self.asked
+
+    def collect(self, message_id: int) -> tuple[bytes, bool]:
+        assert self.in_flight.pop(0) == message_id
+        return self.fragments.pop(0), False
+
+
+def fragment(
+    call_id: int, stub: bytes, alloc: int, first: bool, last: bool, ptype: int = 2
+) -> bytes:
+    flags = (pipe.DCE_FIRST_LAST & 1 if first else 0) | (pipe.DCE_LAST if last else 0)
+    header = pipe.DCE_HEADER.pack(5, 0, ptype, flags, 0x10, 24 + len(stub), 0, call_id)
+    return header + struct.pack("<IHBB", alloc, 0, 0, 0) + stub
+
+
+def fragments(call_id: int, stub: bytes, size: int) -> list[bytes]:
+    pieces = [stub[at : at + size] for at in range(0, len(stub), size)]
+    return [
+        fragment(call_id, piece, len(stub) - n * size, n == 0, n == len(pieces) - 1)
+        for n, piece in enumerate(pieces)
+    ]
+
+
+def test_fragments_read_ahead_exactly() -> None:
+    stub = bytes(range(256)) * 40  # 10,240 bytes in fragments of 1,000
+    fake = FakePipe(fragments(1, stub, 1000))
+    channel = pipe.DceChannel(fake)  # type: ignore[arg-type]
+    assert channel.call(10, b"request", answer_size=len(stub)) == stub
+    assert fake.asked == 10 and fake.most_in_flight == 10 and not fake.fragments
+    header = pipe.DCE_HEADER.unpack_from(fake.written[0], 0)
+    assert header[2] == pipe.DCE_REQUEST and header[7] == 1
+    assert fake.written[0][16:24] == struct.pack("<IHH", 7, 0, 10)
+
+
+def test_fragments_without_size_hint_one_by_one() -> None:
+    stub = b"x" * 2500
+    fake = FakePipe(fragments(1, stub, 1000))
+    assert pipe.DceChannel(fake).call(4, b"", answer_size=None) == stub  # type: ignore[arg-type]
+    assert fake.most_in_flight == 1
+
+
+def test_fault_and_foreign_call_id() -> None:
+    fault = fragment(1, struct.pack("<I", 0x1C010003), 0, True, True, ptype=pipe.DCE_FAULT)
+    with pytest.raises(pipe.PipeError) as caught:
+        pipe.DceChannel(FakePipe([fault])).call(10, b"")  # type: ignore[arg-type]
+    assert caught.value.status == 0x1C010003
+    with pytest.raises(pipe.PipeError, match="call 9"):
+        pipe.DceChannel(FakePipe([fragment(9, b"", 0, True, True)])).call(10, b"")  # type: ignore[arg-type]

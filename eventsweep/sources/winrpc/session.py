@@ -1,9 +1,10 @@
 """One blocking MS-EVEN session over SMB: connect, log on, bind the pipe, open logs, read.
 
-Each step maps impacket's exceptions to one eventsweep error naming its stage (connect, auth,
-open, read). Every socket has the connect timeout (impacket applies it to each receive too),
-so a worker thread never hangs for good; :meth:`Session.abort` may be called from any thread to
-make a blocked call return at once. Runs in a worker thread, never on the event loop.
+impacket negotiates and logs on; the pipe and its calls then go through :mod:`.pipe`. Each
+step maps the foreign exceptions to one eventsweep error naming its stage (connect, auth, open,
+read). Every receive has the connect timeout, so a worker thread never hangs for good, and
+:meth:`Session.abort` may be called from any thread to make a blocked call fail at once.
+Runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
 from impacket.dcerpc.v5 import even
 from impacket.dcerpc.v5.dtypes import NULL
@@ -39,13 +40,7 @@ STATUS_LOGON_FAILURE = 0xC000006D
 OPEN_OPNUM, OLDEST_OPNUM, COUNT_OPNUM = 7, 5, 4
 
 
-class Channel(Protocol):
-    """DCE/RPC calls on the bound pipe: a request stub in, the whole answer stub out."""
-
-    def call(self, opnum: int, stub: bytes, answer_size: int | None = None) -> bytes: ...
-
-
-def _channel(smb: SMBConnection, timeout: float) -> Channel:
+def _channel(smb: SMBConnection, timeout: float) -> DceChannel:
     """Open the pipe and bind MS-EVEN over the lean SMB2 path (see :mod:`.pipe`)."""
     tree = smb.connectTree("IPC$")
     file_id = smb.openFile(tree, PIPE)
@@ -82,7 +77,7 @@ class Session:
         self.credentials = credentials
         self.timeout = timeout
         self._smb: SMBConnection | None = None
-        self._channel: Channel | None = None
+        self._channel: DceChannel | None = None
         self._aborted = threading.Event()
 
     def connect(self) -> None:
@@ -130,8 +125,7 @@ class Session:
     @property
     def protection(self) -> str:
         """``encrypted (AES-128-CCM)``, ``signed (…)`` or ``none``; ``""`` before binding."""
-        channel = self._channel
-        return channel.pipe.protection if isinstance(channel, DceChannel) else ""
+        return self._channel.pipe.protection if self._channel is not None else ""
 
     def open_log(self, name: str) -> OpenLog:
         """ElfrOpenELW, then the oldest record number and the count (OpenError)."""
@@ -168,7 +162,7 @@ class Session:
             raise PipeError(failures.status_name(status), status)
         return answer
 
-    def _channel_or_fail(self) -> Channel:
+    def _channel_or_fail(self) -> DceChannel:
         if self._channel is None:
             raise PipeError("the event log pipe is closed")
         return self._channel
