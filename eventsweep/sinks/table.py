@@ -24,13 +24,28 @@ _STYLES = {
     "audit_success": "green",
     "verbose": "dim",
 }
-COLUMNS = ("time", "computer", "source", "cat", "record", "id", "level", "message")
+TARGET_WIDTH = 32
+# (title, width, right-aligned): the classic recipe's columns, fixed widths so rows line up
+COLUMNS = (
+    ("time", 19, False),
+    ("computer", 22, False),
+    ("source", 28, False),
+    ("cat", 5, True),
+    ("record", 9, True),
+    ("id", 6, True),
+    ("level", 13, False),
+)
 
 
 def plain(text: object, limit: int | None = None) -> str:
     """Printable one-line text: every control or direction character becomes a space or '?'."""
     value = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "?", str(text))
     return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _cell(text: str, width: int, right: bool) -> str:
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return text.rjust(width) if right else text.ljust(width)
 
 
 class TableSink:
@@ -46,7 +61,10 @@ class TableSink:
         )
         self._by_target = options.group == "target"
         self._target: str | None = None
-        self._console.print(Text("  ".join(COLUMNS), style="bold"))
+        header = [_cell(name, width, right) for name, width, right in COLUMNS]
+        if not self._by_target:
+            header.insert(0, _cell("target", TARGET_WIDTH, False))
+        self._console.print(Text("  ".join([*header, "message"]), style="bold"))
 
     def write(self, event: Event) -> None:
         if self._by_target and event.target != self._target:
@@ -55,16 +73,20 @@ class TableSink:
         self._console.print(self._line(event))
 
     def _line(self, event: Event) -> Text:
+        cells = (
+            event.time[:19].replace("T", " "),
+            event.computer,
+            event.source,
+            "" if event.category is None else event.category,
+            "" if event.record_id is None else event.record_id,
+            "" if event.event_id is None else event.event_id,
+        )
         line = Text()
-        line.append(event.time[:19].replace("T", " ") + "  ")
         if not self._by_target:
-            line.append(plain(event.target, 30) + "  ", style="cyan")
-        line.append(plain(event.computer, 24) + "  ")
-        line.append(plain(event.source, 32) + "  ")
-        line.append(f"{'' if event.category is None else event.category}  ")
-        line.append(f"{'' if event.record_id is None else event.record_id}  ")
-        line.append(f"{'' if event.event_id is None else event.event_id}  ")
-        line.append(event.level, style=_STYLES.get(event.level, ""))
+            line.append(_cell(plain(event.target), TARGET_WIDTH, False) + "  ", style="cyan")
+        for value, (_, width, right) in zip(cells, COLUMNS, strict=False):
+            line.append(_cell(plain(value), width, right) + "  ")
+        line.append(_cell(event.level, 13, False), style=_STYLES.get(event.level, ""))
         line.append("  " + plain(event.message, 400))
         return line
 
