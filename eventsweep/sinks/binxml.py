@@ -182,7 +182,8 @@ class Template:
 
     @classmethod
     def of(cls, key: object, root: Element) -> Template:
-        guid = hashlib.md5(repr(key).encode("utf-8", "surrogatepass")).digest()
+        text = repr(key).encode("utf-8", "surrogatepass")
+        guid = hashlib.md5(text, usedforsecurity=False).digest()
         template = cls(key, root, guid, 1 + max(_indexes(root), default=-1))
         return replace(template, largest=len(template.definition(0, Tables())))
 
