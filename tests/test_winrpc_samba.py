@@ -9,6 +9,7 @@ compared field by field with what was written.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -437,3 +438,24 @@ def test_signed_sessions(options: dict[str, str], protection: str) -> None:
     assert [shape(e) for e in events] == [expected(r, n, samba.url(), "System") for n, r in pairs][
         ::-1
     ]
+
+
+def test_cli_sweep(servers: list[Server], capfd: pytest.CaptureFixture[str]) -> None:
+    from eventsweep import cli
+
+    targets = [server.url("Security") for server in servers[:2]]
+    since = iso_from_epoch(NOW - 3 * 3600)  # on a record's time: it is in
+    argv = ["sweep", *targets, "--log", "System", "--since", since, "--format", "jsonl"]
+    assert cli.main([*argv, "--no-progress", "--level", "error,warning"]) == 0
+    out, err = capfd.readouterr()
+    got = [json.loads(line) for line in out.splitlines()]
+    for target, server in zip(targets, servers[:2], strict=True):
+        wanted = [
+            {**e, "target": target}
+            for e in server.expect(Query(), target)
+            if e["time"] >= since and e["level"] in ("error", "warning")
+        ]
+        assert len(wanted) > 10
+        assert [{k: v for k, v in e.items() if k != "collected_at"} for e in got
+                if e["target"] == target] == wanted  # fmt: skip
+    assert err.count("ok ") == 2
