@@ -77,6 +77,7 @@ def test_full_sweep_of_corpus_matches_record_counts(corpus: Path) -> None:
     assert warned == {
         "2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx": 4,
         "sample-with-zero-data-size-event.evtx": 1,
+        "sample_with_a_bad_chunk_magic.evtx": 2,
         "sysmon.evtx": 8,
     }
 

@@ -96,7 +96,7 @@ def test_journal_events_keep_every_field_the_format_can_hold(tmp_path: Path) -> 
             writer.write(event)
     written = sorted(events, key=lambda event: event.time)
     found = sorted(sweep([str(path)]), key=lambda event: event.time)
-    fields = ("time", "computer", "log", "level", "source", "data")
+    fields = ("time", "computer", "log", "level", "source", "data", "message")
     assert [[getattr(e, f) for f in fields] for e in found] == [
         [getattr(e, f) for f in fields] for e in written
     ]

@@ -80,8 +80,8 @@ def chunks(path: str) -> tuple[list[Chunk], int]:
             if head[:8] == CHUNK_MAGIC and len(head) >= 512 + 24:
                 available = min(CHUNK_SIZE, size - HEADER_SIZE - index * CHUNK_SIZE)
                 found.append(Chunk(index, _FIRST_ID.unpack_from(head, 520)[0], available))
-            elif head.strip(b"\x00"):
-                damaged += 1
+            elif head.strip(b"\x00") or file.read(CHUNK_SIZE - len(head)).strip(b"\x00"):
+                damaged += 1  # a slot with data but no chunk signature: a damaged chunk
     found.sort(key=lambda chunk: chunk.first_id, reverse=True)
     return found, damaged
 

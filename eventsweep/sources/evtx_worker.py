@@ -109,7 +109,7 @@ def normalise(record: dict[str, Any], target: str, collected_at: str) -> EventTu
         _level(system.get("Level"), system.get("Keywords")),
         _provider(system.get("Provider")),
         _int(system.get("Task")),
-        render(data),
+        _message(event.get("RenderingInfo"), data),
         data,
         collected_at,
     )
@@ -181,6 +181,13 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
     if isinstance(node, dict):
         return {key: value for key, value in node.items() if key != "#attributes"}
     return {} if node is None else {"Data": node}
+
+
+def _message(rendering: Any, data: dict[str, Any]) -> str:
+    """RenderingInfo's Message (forwarded events, eventsweep's own files), else the data."""
+    if isinstance(rendering, dict) and rendering.get("Message") is not None:
+        return _text(rendering["Message"])
+    return render(data)
 
 
 def render(data: dict[str, Any]) -> str:
