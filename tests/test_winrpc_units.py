@@ -138,7 +138,8 @@ def test_prompt_once_when_interactive(monkeypatch: pytest.MonkeyPatch) -> None:
         creds = credentials.resolve(parse_target(f"win://u@{host}"), settings, {}, prompt)
         assert creds.password == "typed"
     assert len(asked) == 1
-    anonymous = credentials.resolve(parse_target("win://h"), settings, {}, no_prompt)
+    env = {"EVENTSWEEP_PASSWORD": "pw"}
+    anonymous = credentials.resolve(parse_target("win://h"), settings, env, no_prompt)
     assert (anonymous.user, anonymous.has_secret, anonymous.account) == ("", False, "anonymous")
 
 

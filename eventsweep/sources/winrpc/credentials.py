@@ -5,10 +5,12 @@ Where the secret comes from, first match wins:
 1. the credentials file (``--credentials FILE``, ``Settings.credentials_file``): the first
    section whose host pattern matches the target's host and whose ``user`` (if any) agrees
    with the target's user;
-2. ``EVENTSWEEP_NTHASH``: an NT hash, 32 hex digits (or impacket's ``LM:NT`` form);
-3. ``EVENTSWEEP_PASSWORD``;
-4. a prompt on the terminal, once per run, when the run is interactive and a user is named;
-5. nothing: an empty password (anonymous when no user is named either).
+2. no user named (in the target or the file): anonymous (or, with Kerberos, the principal of
+   the ticket cache);
+3. ``EVENTSWEEP_NTHASH``: an NT hash, 32 hex digits (or impacket's ``LM:NT`` form);
+4. ``EVENTSWEEP_PASSWORD``;
+5. a prompt on the terminal, once per run, when the run is interactive;
+6. nothing: an empty password.
 
 With ``Settings.kerberos`` the logon uses Kerberos with the ticket cache named by
 ``KRB5CCNAME`` (the secret, if any, is used only to get a ticket when the cache has none).
@@ -107,11 +109,13 @@ def resolve(
         if entry.applies(target):
             return _from_entry(target, entry, settings)
     base = Credentials(user=target.user, domain=target.domain, kerberos=settings.kerberos)
+    if not target.user:
+        return base  # anonymous, or Kerberos with the principal of the ticket cache
     if environ.get(NTHASH_ENV):
         return _with(base, nthash=nthash(environ[NTHASH_ENV], NTHASH_ENV), origin=NTHASH_ENV)
     if environ.get(PASSWORD_ENV):
         return _with(base, password=environ[PASSWORD_ENV], origin=PASSWORD_ENV)
-    if target.user and settings.interactive and not settings.kerberos:
+    if settings.interactive and not settings.kerberos:
         return _with(base, password=_prompt_once(prompt), origin="prompt")
     return base
 
