@@ -22,6 +22,10 @@ every host and verifies host keys against the same known_hosts:
 - ansible: ``ansible all -m command -f 50`` (pipelining, no ControlPersist, no compression);
 - sequential: a shell loop of OpenSSH ``ssh`` commands.
 
+The client runs on core 0 (``taskset``), the fleet (every sshd and its sessions) and the relay
+on core 1: as with real hosts, the servers' work doesn't take the client's CPU (on a shared
+core a one-thread client is starved by hundreds of server processes, a test-bed artefact).
+
 The tools run interleaved (order rotated every round). Wall time; client CPU (user + system of
 the tool's whole process tree, from wait4); peak memory (RSS of the tree summed, sampled every
 20 ms); every run checks it received every entry of every host.
@@ -59,6 +63,7 @@ PORT = 2222
 TOOLS = ("eventsweep", "paramiko", "pssh", "ansible", "sequential")
 SMALL, BIG = "10.200.0", "10.200.1"  # 333-entry hosts, 3330-entry hosts (memory check)
 SRV_TUN, CLI_TUN = "10.199.0.2", "10.201.0.1"
+CLIENT_CPU, FLEET_CPU = "0", "1"  # the client machine's core; the fleet's and the network's
 Measured = tuple[tuple[float, float, float, int], int]  # (wall, cpu, peak MB, status), entries
 
 
@@ -70,6 +75,7 @@ class Bed:
     since: str
     command: str
     fleet: sshd.Fleet
+    concurrency: int | None = None  # eventsweep's --concurrency (None: its default)
 
 
 @dataclass
@@ -168,6 +174,7 @@ def measure(
 ) -> tuple[float, float, float, int]:
     """(wall s, CPU s of the process tree, peak tree RSS MB, exit status)."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
+    prefix += ["taskset", "-c", CLIENT_CPU]
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -244,6 +251,7 @@ def run_eventsweep(bed: Bed, hosts: list[str], netns: str | None, work: Path) ->
         str(bed.fleet.known_hosts),
         "--ssh-config",
         str(bed.fleet.ssh_config),
+        *(["--concurrency", str(bed.concurrency)] if bed.concurrency else []),
     ]
     result = measure(argv, netns)
     return result, count_lines(out)
@@ -395,6 +403,7 @@ def inside(args: argparse.Namespace) -> None:
     directory = Path(tempfile.mkdtemp(prefix="eventsweep-bench-"))
     hosts = max(args.sizes)
     names = addresses(SMALL, hosts) + addresses(BIG, args.memory_hosts)
+    os.sched_setaffinity(0, {int(FLEET_CPU)})  # sshd, its sessions and the relay inherit it
     fleet = sshd.start(directory / "fleet", names, port=PORT)
     relay = link_namespaces(srv, cli, args.delay_ms)
     try:
@@ -402,7 +411,7 @@ def inside(args: argparse.Namespace) -> None:
         since = iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=8))
         argv = build_argv(Query(since=since), Journalctl())
         assert argv is not None
-        bed = Bed(directory, srv, cli, since, command_line(argv), fleet)
+        bed = Bed(directory, srv, cli, since, command_line(argv), fleet, args.concurrency)
         print(json.dumps({"command": bed.command, "rtt_ms": rtt(bed)}), flush=True)
         runs = matrix(args)
         results: list[Result] = []
@@ -473,6 +482,9 @@ def main() -> None:
     parser.add_argument("--delays", type=int, nargs="+", default=[0, 50])
     parser.add_argument("--delay-ms", type=float, default=50.0, help="the relay's one-way delay")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--concurrency", type=int, help="eventsweep's --concurrency (default: the CLI's own)"
+    )
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     parser.add_argument(
         "--memory-hosts",
