@@ -24,10 +24,25 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def thread_pool(size: int = 72) -> Executor:
+_threads = [72]
+
+
+def reserve_threads(count: int) -> None:
+    """Make room for ``count`` blocking clients at once (one per concurrently read target, plus
+    a few), so that no target waits for a thread while its deadline runs."""
+    if count + 8 > _threads[0]:
+        _threads[0] = count + 8
+        old = _pools.pop("thread", None)
+        if old is not None:
+            old.shutdown(wait=False)  # its running work finishes; new work goes to a larger pool
+
+
+def thread_pool() -> Executor:
     """A thread pool large enough for every concurrent blocking client of a sweep."""
     if "thread" not in _pools:
-        _pools["thread"] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="eventsweep")
+        _pools["thread"] = ThreadPoolExecutor(
+            max_workers=_threads[0], thread_name_prefix="eventsweep"
+        )
     return _pools["thread"]
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from eventsweep.concurrency import reserve_threads
 from eventsweep.errors import TargetError
 from eventsweep.model import Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
@@ -61,6 +62,7 @@ class Sweep:
         budget = Budget()
         self._spools = [Spool(budget) for _ in self.sources]
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        reserve_threads(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:

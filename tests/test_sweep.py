@@ -133,3 +133,13 @@ def test_spool_spills_to_disk_and_keeps_order() -> None:
 @pytest.mark.parametrize("group", ["target", "time"])
 def test_empty_sweep(group: str) -> None:
     assert run(group=group) == ([], [])
+
+
+def test_thread_pool_grows_with_concurrency() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eventsweep import concurrency
+
+    concurrency.reserve_threads(300)
+    pool = concurrency.thread_pool()
+    assert isinstance(pool, ThreadPoolExecutor) and pool._max_workers >= 308
