@@ -15,7 +15,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,11 +327,11 @@ def test_silent_listener_times_out_in_time() -> None:
 
 
 @dataclass
-class StallAfterFirst:
-    """Freezes the server (SIGSTOP) once the first events have arrived."""
+class AfterFirst:
+    """Reads ``inner`` and does ``act`` to the server once the first events have arrived."""
 
     inner: Source
-    samba: Samba
+    act: Callable[[], None]
 
     @property
     def target(self) -> str:
@@ -345,8 +345,12 @@ class StallAfterFirst:
             yield item
             if first:
                 first = False
-                for pid in self.samba.pids:
-                    os.killpg(pid, signal.SIGSTOP)
+                self.act()
+
+
+def _freeze(samba: Samba) -> None:
+    for pid in samba.pids:
+        os.killpg(pid, signal.SIGSTOP)
 
 
 def test_stalled_server_ends_at_the_engine_deadline(tmp_path: Path) -> None:
@@ -355,7 +359,7 @@ def test_stalled_server_ends_at_the_engine_deadline(tmp_path: Path) -> None:
         (inner,) = sources(server.url())
         started = time.monotonic()
         events, outcomes = asyncio.run(
-            collect([StallAfterFirst(inner, server.samba)], Query(), timeout=1.5)
+            collect([AfterFirst(inner, lambda: _freeze(server.samba))], Query(), timeout=1.5)
         )
         elapsed = time.monotonic() - started
     finally:
@@ -367,33 +371,13 @@ def test_stalled_server_ends_at_the_engine_deadline(tmp_path: Path) -> None:
     assert elapsed < 3.0
 
 
-@dataclass
-class KillAfterFirst:
-    """Kills the server's smbd once the first event has arrived."""
-
-    inner: Source
-    samba: Samba
-
-    @property
-    def target(self) -> str:
-        return self.inner.target
-
-    async def events(
-        self, query: Query, status: TargetStatus
-    ) -> AsyncGenerator[Event | list[Event], None]:
-        first = True
-        async for item in self.inner.events(query, status):
-            yield item
-            if first:
-                first = False
-                self.samba.kill_smbd()
-
-
 def test_server_killed_mid_read_is_partial(tmp_path: Path) -> None:
     server = start(tmp_path, 9, system_records=3000)
     try:
         (inner,) = sources(server.url())
-        events, outcomes = asyncio.run(collect([KillAfterFirst(inner, server.samba)], Query()))
+        events, outcomes = asyncio.run(
+            collect([AfterFirst(inner, server.samba.kill_smbd)], Query())
+        )
     finally:
         server.samba.stop()
     (outcome,) = outcomes
