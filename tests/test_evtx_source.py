@@ -40,7 +40,7 @@ def _windows(times: list[str], count: int, seed: int) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name[:40])
 def test_random_windows_equal_an_independent_reading(path: Path) -> None:
     reference = evtx_reference.read(path)
-    for since, until in _windows([r.time for r in reference], 4, seed=len(reference)):
+    for since, until in _windows([r.time for r in reference], 16, seed=len(reference)):
         expected = sorted(_key(r) for r in reference if since <= r.time <= until)
         events, outcomes = sweep([str(path)], since=since, until=until)
         assert outcomes[0].status in ("ok", "partial")

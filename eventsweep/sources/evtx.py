@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
@@ -40,10 +39,14 @@ class EvtxSource:
     ) -> AsyncGenerator[Event | list[Event], None]:
         _active[0] += 1
         try:
-            groups, damaged = await run_in_thread(_plan_read, self.path, query)
+            read = await run_in_thread(_plan_read, self.path, query, self.target, _active[0] == 1)
+            groups, damaged, parsed = read
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
-            async for batch in _parse(self, groups, query, status):
+            results = (
+                _parse(self, groups, query, status) if parsed is None else _one(parsed, status)
+            )
+            async for batch in results:
                 yield [Event(*fields) for fields in batch]
         finally:
             _active[0] -= 1
@@ -106,15 +109,35 @@ def _check(path: str) -> None:
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _plan_read(path: str, query: Query) -> tuple[list[list[Chunk]], int]:
-    """The groups of chunks to parse, newest first, and how many chunk slots are damaged."""
+Parsed = tuple[list[EventTuple], int, int]
+
+
+def _plan_read(
+    path: str, query: Query, target: str, alone: bool
+) -> tuple[list[list[Chunk]], int, Parsed | None]:
+    """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
+
+    A lone target whose window needs few chunks is parsed right here, in the same thread:
+    starting worker processes would cost more than the parse.
+    """
     _check(path)
     found, damaged = chunks(path)
-    selected: Iterator[Chunk] = select(path, query.since, query.until, found)
-    groups = []
-    while batch := list(islice(selected, GROUP)):
-        groups.append(batch)
-    return groups, damaged
+    selected = list(select(path, query.since, query.until, found))
+    if alone and len(selected) <= IN_THREAD:
+        return [], damaged, parse_chunks(path, selected, query, target, now_iso())
+    groups = [selected[start : start + GROUP] for start in range(0, len(selected), GROUP)]
+    return groups, damaged, None
+
+
+async def _one(parsed: Parsed, status: TargetStatus) -> AsyncGenerator[list[EventTuple], None]:
+    found, skipped, _ = parsed
+    _warn_skipped(status, skipped)
+    yield found
+
+
+def _warn_skipped(status: TargetStatus, skipped: int) -> None:
+    if skipped:
+        status.warn(f"{skipped} record(s) or chunk(s) skipped by the parser", skipped)
 
 
 async def _parse(
@@ -126,7 +149,6 @@ async def _parse(
     handed on, so the whole sweep keeps at most two results per core in memory.
     """
     slots, ahead = process_slots(), max(2, cores())
-    small = _active[0] == 1 and sum(len(group) for group in groups) <= IN_THREAD
     pending: list[asyncio.Future[tuple[list[EventTuple], int, int]]] = []
     queue = iter(groups)
     try:
@@ -136,12 +158,11 @@ async def _parse(
                 if group is None:
                     break
                 await slots.acquire()
-                pending.append(asyncio.ensure_future(_submit(source, group, query, small)))
+                pending.append(asyncio.ensure_future(_submit(source, group, query)))
             if not pending:
                 return
             found, skipped, _ = await pending[0]
-            if skipped:
-                status.warn(f"{skipped} record(s) or chunk(s) skipped by the parser", skipped)
+            _warn_skipped(status, skipped)
             yield found
             pending.pop(0)
             slots.release()
@@ -151,8 +172,5 @@ async def _parse(
             slots.release()
 
 
-async def _submit(
-    source: EvtxSource, group: list[Chunk], query: Query, small: bool
-) -> tuple[list[EventTuple], int, int]:
-    run = run_in_thread if small else run_in_process
-    return await run(parse_chunks, source.path, group, query, source.target, now_iso())
+async def _submit(source: EvtxSource, group: list[Chunk], query: Query) -> Parsed:
+    return await run_in_process(parse_chunks, source.path, group, query, source.target, now_iso())

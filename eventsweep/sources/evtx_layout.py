@@ -10,10 +10,12 @@ and every chunk's records are walked by their sizes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -31,11 +33,10 @@ class NotEvtx(Exception):
     """The file is not an EVTX event log."""
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """One chunk slot: its index, its first record id and how many bytes of it exist."""
+class Chunk(NamedTuple):
+    """One chunk: its slot in the file, its first record id and how many bytes of it exist."""
 
-    index: int
+    slot: int
     first_id: int
     size: int = CHUNK_SIZE
 
@@ -70,29 +71,39 @@ def read_header(handle: os.PathLike[str] | str) -> bytes:
 
 def chunks(path: str) -> tuple[list[Chunk], int]:
     """Every chunk slot holding a chunk, newest first by record id; and the damaged slots."""
-    size = os.path.getsize(path)
     found: list[Chunk] = []
     damaged = 0
-    with open(path, "rb") as file:
-        for index in range((size - HEADER_SIZE + CHUNK_SIZE - 1) // CHUNK_SIZE):
-            file.seek(HEADER_SIZE + index * CHUNK_SIZE)
-            head = file.read(512 + 24)
-            if head[:8] == CHUNK_MAGIC and len(head) >= 512 + 24:
-                available = min(CHUNK_SIZE, size - HEADER_SIZE - index * CHUNK_SIZE)
-                found.append(Chunk(index, _FIRST_ID.unpack_from(head, 520)[0], available))
-            elif head.strip(b"\x00") or file.read(CHUNK_SIZE - len(head)).strip(b"\x00"):
+    with _opened(path) as fd:
+        size = os.fstat(fd).st_size
+        for start in range(HEADER_SIZE, size, CHUNK_SIZE):
+            head = os.pread(fd, 536, start)
+            if head[:8] == CHUNK_MAGIC and len(head) == 536:
+                first_id = _FIRST_ID.unpack_from(head, 520)[0]
+                index = (start - HEADER_SIZE) // CHUNK_SIZE
+                found.append(Chunk(index, first_id, min(CHUNK_SIZE, size - start)))
+            elif head.strip(b"\x00") or os.pread(fd, CHUNK_SIZE, start).strip(b"\x00"):
                 damaged += 1  # a slot with data but no chunk signature: a damaged chunk
     found.sort(key=lambda chunk: chunk.first_id, reverse=True)
     return found, damaged
 
 
-def span(data: bytes) -> Span:
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[int]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def span(data: bytes, start: int = 0, length: int | None = None) -> Span:
     """Walk a chunk's record headers by their sizes; stop at the first that is not a record."""
-    offset, records, oldest, newest = 512, 0, 0, 0
-    limit = len(data) - _RECORD.size
+    end = min(len(data), start + (CHUNK_SIZE if length is None else length))
+    offset, records, oldest, newest = start + 512, 0, 0, 0
+    limit = end - _RECORD.size
     while offset <= limit:
         magic, size, _record_id, written = _RECORD.unpack_from(data, offset)
-        if magic != RECORD_MAGIC or size < _RECORD.size or offset + size > len(data):
+        if magic != RECORD_MAGIC or size < _RECORD.size or offset + size > end:
             break
         records += 1
         if written > _SANE_FILETIME:
@@ -122,10 +133,9 @@ def select(
     low = filetime(since) - slack if since else 0
     high = filetime(until) + slack if until else 1 << 64
     older = 0
-    with open(path, "rb") as file:
+    with _opened(path) as fd:
         for chunk in found:
-            file.seek(HEADER_SIZE + chunk.index * CHUNK_SIZE)
-            walked = span(file.read(CHUNK_SIZE))
+            walked = span(os.pread(fd, CHUNK_SIZE, HEADER_SIZE + chunk.slot * CHUNK_SIZE))
             if walked.records and walked.oldest and walked.newest < low:
                 older += 1
                 if older >= 2:

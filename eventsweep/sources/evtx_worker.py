@@ -73,7 +73,7 @@ def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
     with open(path, "rb") as file:
         buffer.write(file.read(HEADER_SIZE))
         for chunk in chunks:
-            file.seek(HEADER_SIZE + chunk.index * CHUNK_SIZE)
+            file.seek(HEADER_SIZE + chunk.slot * CHUNK_SIZE)
             buffer.write(file.read(CHUNK_SIZE).ljust(CHUNK_SIZE, b"\x00"))
     buffer.seek(0)
     return buffer
@@ -117,6 +117,8 @@ def normalise(record: dict[str, Any], target: str, collected_at: str) -> EventTu
 
 def fixed_time(text: Any) -> str:
     """``2024-01-10T21:19:59.7881709Z`` → ``2024-01-10T21:19:59.788170Z`` (fixed width, µs)."""
+    if type(text) is str and len(text) == 27 and text[19] == "." and text[26] == "Z":
+        return text  # already fixed width: the common case
     if not isinstance(text, str) or len(text) < 19:
         return ""
     head, _, fraction = text[:19], text[19:20], text[20:].rstrip("Z").split("+")[0]
@@ -134,12 +136,16 @@ def _attribute(node: Any, name: str) -> Any:
 
 
 def _text(node: Any) -> str:
+    if type(node) is str:
+        return node
     if isinstance(node, dict):
         node = node.get("#text")
     return "" if node is None else str(node)
 
 
 def _int(node: Any) -> int | None:
+    if type(node) is int:
+        return node
     if isinstance(node, dict):
         node = node.get("#text")
     if isinstance(node, int):
