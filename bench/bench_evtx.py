@@ -160,9 +160,7 @@ def main() -> None:
             count, wall, _ = cpu_of(function)  # one busy thread: wall ≈ CPU, and finer-grained
             throughput[name].append(count / wall)
     print("\n## full sweep of the file (median of rounds)")
-    print(
-        f"| eventsweep CLI, cold, to JSON Lines | {statistics.median(cold):,.0f} events/s wall |"
-    )
+    print(f"| eventsweep CLI, cold, to JSON Lines | {statistics.median(cold):,.0f} events/s wall |")
     for name, values in throughput.items():
         print(f"| {name} (one thread) | {statistics.median(values):,.0f} per CPU-s |")
     steady = [steady_state(6) for _ in range(rounds)]

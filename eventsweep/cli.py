@@ -21,7 +21,7 @@ from eventsweep import concurrency
 from eventsweep.errors import EventsweepError, UsageError
 from eventsweep.model import Outcome, Query
 from eventsweep.query import build_query
-from eventsweep.sinks import BINARY, FORMATS, SinkOptions, open_sink
+from eventsweep.sinks import BINARY, FORMATS, SinkOptions, open_sink, write_all
 from eventsweep.sources import Settings, plan
 from eventsweep.sweep import GROUPS, Sweep
 
@@ -267,8 +267,8 @@ async def _drive(sweep: Sweep, sink: Any, show: bool) -> None:
 
     try:
         async with progress_display(sweep, show):
-            async for event in sweep.events():
-                sink.write(event)
+            async for batch in sweep.batches():
+                write_all(sink, batch)
     finally:
         concurrency.shutdown()
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 LEVELS = (
     "critical",
     "error",
@@ -128,6 +130,43 @@ class Event:
 
 
 FIELDS = tuple(Event.__dataclass_fields__)
+_LAZY = frozenset(FIELDS) - {"time"}
+_set = object.__setattr__
+
+
+class EncodedEvent(Event):
+    """An event that arrives as its JSON Lines text (from a worker process).
+
+    Only ``time`` is set up front; the other fields are decoded from ``line`` the first time
+    one is read. A JSON Lines sink writes ``line`` as it is, so a sweep to JSON Lines never
+    builds the fields in the parent process at all. It equals and pickles as its fields would.
+    """
+
+    __slots__ = ("line",)
+    line: bytes
+
+    def __init__(self, time: str, line: bytes) -> None:
+        _set(self, "time", time)
+        _set(self, "line", line)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot not set yet: decode every field at once.
+        if name not in _LAZY:
+            raise AttributeError(name)
+        values = orjson.loads(self.line)
+        for key in _LAZY:
+            _set(self, key, values[key])
+        return values[name]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (EncodedEvent, (self.time, self.line))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.astuple() == other.astuple()
+
+    __hash__ = Event.__hash__
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO
 
-from eventsweep.model import Event
+from eventsweep.model import EncodedEvent, Event
 
 BUDGET = 1_000
 
@@ -39,15 +39,14 @@ class Spool:
         self._spilled = 0
         self._ready = asyncio.Event()
         self.closed = False
+        self.released = False
 
     def put(self, event: Event) -> None:
-        self._pending.append(event)
-        self._budget.held += 1
-        if self._budget.held > self._budget.limit and len(self._pending) > 64:
-            self._spill()
-        self._ready.set()
+        self.extend([event])
 
     def extend(self, events: list[Event]) -> None:
+        if self.released:
+            return  # nobody reads any more
         self._pending.extend(events)
         self._budget.held += len(events)
         if self._budget.held > self._budget.limit and len(self._pending) > 64:
@@ -55,16 +54,24 @@ class Spool:
         self._ready.set()
 
     def close(self) -> None:
-        if self._pending and self._budget.held > self._budget.limit:
+        if not self.released and self._pending and self._budget.held > self._budget.limit:
             self._spill()
         self.closed = True
         self._ready.set()
+
+    def release(self) -> None:
+        """Drop whatever is still held (the reader has gone) and delete the spill file."""
+        self._budget.held -= len(self._pending)
+        self._pending = []
+        if self._file is not None:
+            self._file.close()
+        self.released = True
 
     def _spill(self) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed when drained
         self._file.seek(self._write_at)
-        pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_packed(self._pending), self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._write_at = self._file.tell()
         self._spilled += 1
         self._budget.held -= len(self._pending)
@@ -73,7 +80,7 @@ class Spool:
     def _take(self) -> list[Event]:
         if self._spilled and self._file is not None:
             self._file.seek(self._read_at)
-            batch: list[Event] = pickle.load(self._file)
+            batch = _unpacked(pickle.load(self._file))
             self._read_at = self._file.tell()
             self._spilled -= 1
             return batch
@@ -94,3 +101,12 @@ class Spool:
             await self._ready.wait()
         if self._file is not None:
             self._file.close()
+
+
+def _packed(events: list[Event]) -> list[Event | tuple[str, bytes]]:
+    """Encoded events as (time, line) pairs: a list of those pickles several times faster."""
+    return [(e.time, e.line) if type(e) is EncodedEvent else e for e in events]
+
+
+def _unpacked(items: list[Event | tuple[str, bytes]]) -> list[Event]:
+    return [EncodedEvent(*item) if type(item) is tuple else item for item in items]  # type: ignore[misc]

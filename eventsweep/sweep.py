@@ -73,25 +73,32 @@ class Sweep:
 
     async def events(self) -> AsyncIterator[Event]:
         """Every event, in the chosen grouping; returns once every target has ended."""
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """The same events as :meth:`events`, in the same order, a list at a time (grouped by
+        target: as the sources delivered them; by time: one event per list)."""
         if not self._tasks:
             self.start()
         try:
-            stream = self._by_target() if self.group == "target" else self._by_time()
-            async for event in stream:
-                yield event
+            if self.group == "target":
+                for spool in self._spools:
+                    async for batch in spool.batches():
+                        yield batch
+            else:
+                async for event in self._by_time():
+                    yield [event]
             await asyncio.gather(*self._tasks)
         finally:
             for task in self._tasks:
                 task.cancel()
+            for spool in self._spools:
+                spool.release()
 
     def finished(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome is not None]
-
-    async def _by_target(self) -> AsyncIterator[Event]:
-        for spool in self._spools:
-            async for batch in spool.batches():
-                for event in batch:
-                    yield event
 
     async def _by_time(self) -> AsyncIterator[Event]:
         streams = [_reordered(_events_of(spool)) for spool in self._spools]

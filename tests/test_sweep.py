@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import pickle
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import orjson
 import pytest
 
 from eventsweep.errors import ConnectError, ReadError
-from eventsweep.model import Event, Query, TargetStatus, iso_from_epoch
+from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, iso_from_epoch
+from eventsweep.sinks import SinkOptions
+from eventsweep.sinks.jsonl import JsonlSink
 from eventsweep.spool import Budget, Spool
-from eventsweep.sweep import collect
+from eventsweep.sweep import Sweep, collect
 
 
 def _event(target: str, second: int, record: int) -> Event:
@@ -143,3 +148,73 @@ def test_thread_pool_grows_with_concurrency() -> None:
     concurrency.reserve_threads(300)
     pool = concurrency.thread_pool()
     assert isinstance(pool, ThreadPoolExecutor) and pool._max_workers >= 308
+
+
+def _encoded(event: Event) -> EncodedEvent:
+    return EncodedEvent(event.time, orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def test_encoded_event_decodes_on_first_use_and_equals_its_fields() -> None:
+    plain = _event("t", 5, 42)
+    encoded = _encoded(plain)
+    assert object.__getattribute__(encoded, "time") == plain.time
+    with pytest.raises(AttributeError):
+        object.__getattribute__(encoded, "message")  # not decoded yet
+    assert encoded.record_id == 42 and encoded.message == "m" and encoded.data == {}
+    assert encoded == plain and plain == encoded and encoded.to_dict() == plain.to_dict()
+    assert pickle.loads(pickle.dumps(_encoded(plain))) == plain
+    with pytest.raises(AttributeError):
+        _ = encoded.no_such_field
+
+
+def test_spool_spills_encoded_and_plain_events_alike() -> None:
+    async def go() -> list[Event]:
+        budget = Budget(limit=10)
+        spool, other = Spool(budget), Spool(budget)
+        other.extend([_event("o", n, n) for n in range(20)])
+        for n in range(300):
+            event = _event("t", n, n)
+            spool.put(_encoded(event) if n % 3 else event)
+        spool.close()
+        other.close()
+        assert len([e async for batch in other.batches() for e in batch]) == 20
+        return [e async for batch in spool.batches() for e in batch]
+
+    events = asyncio.run(go())
+    assert [e.record_id for e in events] == list(range(300))
+    assert [type(e) is EncodedEvent for e in events] == [bool(n % 3) for n in range(300)]
+
+
+def test_jsonl_sink_writes_encoded_lines_as_they_are() -> None:
+    stream = io.StringIO()
+    sink = JsonlSink(stream, SinkOptions())
+    events = [_event("t", 1, 1), _encoded(_event("t", 2, 2))]
+    sink.write_many(events)
+    sink.write(events[1])
+    lines = stream.getvalue().splitlines()
+    assert [orjson.loads(line)["record_id"] for line in lines] == [1, 2, 2]
+    assert lines[1] == lines[2] == events[1].line.decode().rstrip("\n")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("group", ["target", "time"])
+def test_batches_hold_the_events_in_the_same_order(group: str) -> None:
+    fakes = [Fake("a", (3, 1, 2)), Fake("b", (5, 4), delay=0.05)]
+
+    async def both() -> tuple[list[Event], list[Event]]:
+        first = [e async for e in Sweep(fakes, Query(), group=group).events()]
+        second = Sweep(fakes, Query(), group=group)
+        return first, [e async for batch in second.batches() for e in batch]
+
+    first, second = asyncio.run(both())
+    assert [e.time for e in first] == [e.time for e in second] and len(first) == 5
+
+
+def test_a_sweep_left_early_releases_its_spilled_spools() -> None:
+    async def go() -> Sweep:
+        sweep = Sweep([Fake("a", (1,), delay=0.2), Fake("b", tuple(range(3000)))], Query())
+        async for _ in sweep.batches():
+            break
+        return sweep
+
+    sweep = asyncio.run(go())
+    assert all(spool.released for spool in sweep._spools)

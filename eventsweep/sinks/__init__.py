@@ -21,6 +21,16 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+def write_all(sink: Sink, events: list[Event]) -> None:
+    """Write a list of events: at once where the sink can (``write_many``), else one by one."""
+    many = getattr(sink, "write_many", None)
+    if many is not None:
+        many(events)
+        return
+    for event in events:
+        sink.write(event)
+
+
 @dataclass(frozen=True, slots=True)
 class SinkOptions:
     """What a sink may want to know about the sweep it writes."""

@@ -6,8 +6,17 @@ from typing import IO, Any
 
 import orjson
 
-from eventsweep.model import Event
+from eventsweep.model import EncodedEvent, Event
 from eventsweep.sinks import SinkOptions
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def _line(event: Event) -> bytes:
+    if type(event) is EncodedEvent:  # already JSON, made by a worker process
+        return event.line
+    # orjson serialises the dataclass natively, fields in their documented order
+    return orjson.dumps(event, option=_NEWLINE)
 
 
 class JsonlSink:
@@ -15,8 +24,10 @@ class JsonlSink:
         self._stream = stream
 
     def write(self, event: Event) -> None:
-        # orjson serialises the dataclass natively, fields in their documented order
-        self._stream.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE).decode())
+        self._stream.write(_line(event).decode())
+
+    def write_many(self, events: list[Event]) -> None:
+        self._stream.write(b"".join([_line(event) for event in events]).decode())
 
     def close(self) -> None:
         self._stream.flush()

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
-from eventsweep.model import Event, Query, TargetStatus, now_iso
+from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Settings, Source
 from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, read_header, select
-from eventsweep.sources.evtx_worker import EventTuple, parse_chunks
+from eventsweep.sources.evtx_worker import Encoded, parse_chunks
 
 GROUP = 8  # chunks a worker parses at once (512 KiB, ~500-1,000 records)
 IN_THREAD = 2 * GROUP  # a selection this small is parsed in a thread: no process start-up
@@ -47,7 +47,7 @@ class EvtxSource:
                 _parse(self, groups, query, status) if parsed is None else _one(parsed, status)
             )
             async for batch in results:
-                yield [Event(*fields) for fields in batch]
+                yield [EncodedEvent(time, line) for time, line in batch]
         finally:
             _active[0] -= 1
 
@@ -109,7 +109,7 @@ def _check(path: str) -> None:
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-Parsed = tuple[list[EventTuple], int, int]
+Parsed = tuple[list[Encoded], int, int]
 
 
 def _plan_read(
@@ -129,7 +129,7 @@ def _plan_read(
     return groups, damaged, None
 
 
-async def _one(parsed: Parsed, status: TargetStatus) -> AsyncGenerator[list[EventTuple], None]:
+async def _one(parsed: Parsed, status: TargetStatus) -> AsyncGenerator[list[Encoded], None]:
     found, skipped, _ = parsed
     _warn_skipped(status, skipped)
     yield found
@@ -142,14 +142,14 @@ def _warn_skipped(status: TargetStatus, skipped: int) -> None:
 
 async def _parse(
     source: EvtxSource, groups: list[list[Chunk]], query: Query, status: TargetStatus
-) -> AsyncGenerator[list[EventTuple], None]:
+) -> AsyncGenerator[list[Encoded], None]:
     """Parse the groups in worker processes, a few ahead, yielding results in order.
 
     Every submitted group holds one of the shared process slots until its result has been
     handed on, so the whole sweep keeps at most two results per core in memory.
     """
     slots, ahead = process_slots(), max(2, cores())
-    pending: list[asyncio.Future[tuple[list[EventTuple], int, int]]] = []
+    pending: list[asyncio.Future[tuple[list[Encoded], int, int]]] = []
     queue = iter(groups)
     try:
         while True:

@@ -18,43 +18,53 @@ from evtx import PyEvtxParser
 from eventsweep.model import Query
 from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, Chunk
 
-EventTuple = tuple[Any, ...]
+Encoded = tuple[str, bytes]
+"""An event as a worker sends it: its time and its JSON Lines text (one object, newline)."""
 _LEVELS = {1: "critical", 2: "error", 3: "warning", 4: "info", 5: "verbose"}
 _AUDIT_SUCCESS = 0x0020000000000000
 _AUDIT_FAILURE = 0x0010000000000000
 _MAX_ERRORS = 100_000  # a parser that keeps failing in place must not loop forever
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
+_loads, _dumps, _NEWLINE = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+_PLAIN = {1: "critical", 2: "error", 3: "warning", 5: "verbose"}  # levels keywords can't change
+_level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 
 
 def parse_chunks(
     path: str, chunks: Iterable[Chunk], query: Query, target: str, collected_at: str
-) -> tuple[list[EventTuple], int, int]:
+) -> tuple[list[Encoded], int, int]:
     """The matching events of the given chunks (record id descending), errors, records seen.
 
+    Each event comes back encoded (:data:`Encoded`): its JSON text is made here, in the worker,
+    so the parent neither unpickles nor re-serialises its fields on the way to JSON Lines.
     The parser raises for each bad chunk or record and resumes after it when asked for the
     next one; counting those here (rather than through its skip_errors warnings, which go
     through the process-global warnings filters) is safe in threads too.
     """
-    found: list[EventTuple] = []
+    found: list[tuple[int, str, bytes]] = []
     seen = errors = 0
     windowed = query.since is not None or query.until is not None
-    records = PyEvtxParser(_assemble(path, chunks)).records_json()
+    filtered = query != Query(since=query.since, until=query.until, limit=query.limit)
+    records = PyEvtxParser(_assemble(path, chunks), number_of_threads=1).records_json()
     while errors < _MAX_ERRORS:
         try:
-            record = next(records)
-        except StopIteration:
+            for record in records:
+                seen += 1
+                if record is None or (windowed and not _maybe_in_window(query, record["data"])):
+                    continue
+                event = normalise(record, target, collected_at)
+                if event is None or (windowed and not query.in_window(event["time"])):
+                    continue
+                if filtered and not _matches(query, event):
+                    continue
+                found.append(
+                    (event["record_id"] or 0, event["time"], _dumps(event, option=_NEWLINE))
+                )
             break
-        except RuntimeError:
+        except RuntimeError:  # a bad chunk or record; the parser goes on after it
             errors += 1
-            continue
-        seen += 1
-        if record is None or (windowed and not _maybe_in_window(query, record["data"])):
-            continue
-        event = normalise(record, target, collected_at)
-        if event is not None and _matches(query, event):
-            found.append(event)
-    found.sort(key=lambda event: event[4] or 0, reverse=True)
-    return found, errors, seen
+    found.sort(reverse=True)
+    return [(time, line) for _, time, line in found], errors, seen
 
 
 def _maybe_in_window(query: Query, text: str) -> bool:
@@ -79,40 +89,65 @@ def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
     return buffer
 
 
-def _matches(query: Query, event: EventTuple) -> bool:
-    time, _, _, log, _, event_id, level, source, _, message = event[:10]
+def _matches(query: Query, event: dict[str, Any]) -> bool:
     return (
-        query.in_window(time)
-        and (not query.levels or level in query.levels)
-        and query.wants_event_id(event_id)
-        and (not query.sources or source.lower() in query.sources)
-        and query.wants_log(log)
-        and (query.grep is None or query.grep.search(message) is not None)
+        (not query.levels or event["level"] in query.levels)
+        and query.wants_event_id(event["event_id"])
+        and (not query.sources or event["source"].lower() in query.sources)
+        and query.wants_log(event["log"])
+        and (query.grep is None or query.grep.search(event["message"]) is not None)
     )
 
 
-def normalise(record: dict[str, Any], target: str, collected_at: str) -> EventTuple | None:
-    """One `evtx` JSON record as an event tuple (None for a record with no Event element)."""
-    event = orjson.loads(record["data"]).get("Event")
-    if not isinstance(event, dict):
+def normalise(record: dict[str, Any], target: str, collected_at: str) -> dict[str, Any] | None:
+    """One `evtx` JSON record as an event's fields, in :data:`~eventsweep.model.FIELDS` order
+    (None for a record with no Event element).
+
+    The hot path of a full sweep: the common shapes (plain ints and strings, EventData
+    without attributes, message from the data) are handled inline, every other shape by the
+    helpers below.
+    """
+    event = _loads(record["data"]).get("Event")
+    if type(event) is not dict:
         return None
-    system = event.get("System") or {}
-    data = _data(event)
-    record_id = _int(system.get("EventRecordID"))
-    return (
-        fixed_time(_attribute(system.get("TimeCreated"), "SystemTime")) or _write_time(record),
-        target,
-        _text(system.get("Computer")),
-        _text(system.get("Channel")),
-        record_id if record_id is not None else record["event_record_id"],
-        _event_id(system.get("EventID")),
-        _level(system.get("Level"), system.get("Keywords")),
-        _provider(system.get("Provider")),
-        _int(system.get("Task")),
-        _message(event.get("RenderingInfo"), data),
-        data,
-        collected_at,
-    )
+    system = event.get("System")
+    get = system.get if type(system) is dict else {}.get
+    data = event.get("EventData")
+    if type(data) is not dict or "#attributes" in data:
+        data = _data(event)
+    rendering = event.get("RenderingInfo")
+    message = render(data) if rendering is None else _message(rendering, data)
+    record_id, event_id, level = get("EventRecordID"), get("EventID"), get("Level")
+    computer, log, task = get("Computer"), get("Channel"), get("Task")
+    return {
+        "time": _created(get("TimeCreated")) or _write_time(record),
+        "target": target,
+        "computer": computer if type(computer) is str else _text(computer),
+        "log": log if type(log) is str else _text(log),
+        "record_id": record_id if type(record_id) is int else _record_id(record_id, record),
+        "event_id": event_id & 0xFFFF if type(event_id) is int else _event_id(event_id),
+        "level": _level(level, get("Keywords")),
+        "source": _provider(get("Provider")),
+        "category": task if type(task) is int else _int(task),
+        "message": message,
+        "data": data,
+        "collected_at": collected_at,
+    }
+
+
+def _record_id(node: Any, record: dict[str, Any]) -> int:
+    number = _int(node)
+    return number if number is not None else int(record["event_record_id"])
+
+
+def _created(node: Any) -> str:
+    try:
+        text = node["#attributes"]["SystemTime"]
+    except (TypeError, KeyError):
+        return ""
+    if type(text) is str and len(text) == 27 and text[19] == "." and text[26] == "Z":
+        return text
+    return fixed_time(text)
 
 
 def fixed_time(text: Any) -> str:
@@ -121,8 +156,9 @@ def fixed_time(text: Any) -> str:
         return text  # already fixed width: the common case
     if not isinstance(text, str) or len(text) < 19:
         return ""
-    head, _, fraction = text[:19], text[19:20], text[20:].rstrip("Z").split("+")[0]
-    return f"{head}.{(fraction if _ == '.' else '').ljust(6, '0')[:6]}Z"
+    head = text[:10] + "T" + text[11:19]  # a space or a T between date and time
+    fraction = text[20:].rstrip("Z").split("+")[0] if text[19:20] == "." else ""
+    return f"{head}.{fraction.ljust(6, '0')[:6]}Z"
 
 
 def _write_time(record: dict[str, Any]) -> str:
@@ -157,15 +193,32 @@ def _int(node: Any) -> int | None:
 
 
 def _event_id(node: Any) -> int | None:
-    value = _int(node)
+    value = node if type(node) is int else _int(node)
     return value & 0xFFFF if value is not None else None
 
 
 def _provider(node: Any) -> str:
-    return str(_attribute(node, "Name") or _attribute(node, "EventSourceName") or "")
+    try:
+        return str(node["#attributes"]["Name"])
+    except (TypeError, KeyError):
+        return str(_attribute(node, "Name") or _attribute(node, "EventSourceName") or "")
 
 
 def _level(level: Any, keywords: Any) -> str:
+    if type(level) is int and level in _PLAIN:
+        return _PLAIN[level]
+    try:
+        return _level_words[level, keywords]
+    except KeyError:
+        word = _level_word(level, keywords)
+        if len(_level_words) < 1024:  # a hostile file cannot grow it without bound
+            _level_words[level, keywords] = word
+        return word
+    except TypeError:  # an unhashable node
+        return _level_word(level, keywords)
+
+
+def _level_word(level: Any, keywords: Any) -> str:
     number = _int(level) or 0
     if number in (0, 4):
         bits = _int(keywords) or 0
@@ -184,14 +237,20 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
         if isinstance(user, dict):
             children = [value for key, value in user.items() if key != "#attributes"]
             node = children[0] if len(children) == 1 else user
-    if isinstance(node, dict):
+    if type(node) is dict:
+        if "#attributes" not in node:
+            return node
         return {key: value for key, value in node.items() if key != "#attributes"}
     return {} if node is None else {"Data": node}
 
 
 def _message(rendering: Any, data: dict[str, Any]) -> str:
     """RenderingInfo's Message (forwarded events, eventsweep's own files), else the data."""
-    if isinstance(rendering, dict) and rendering.get("Message") is not None:
+    if (
+        rendering is not None
+        and isinstance(rendering, dict)
+        and rendering.get("Message") is not None
+    ):
         return _text(rendering["Message"])
     return render(data)
 
@@ -199,8 +258,15 @@ def _message(rendering: Any, data: dict[str, Any]) -> str:
 def render(data: dict[str, Any]) -> str:
     """The message of a record without message text: its data as ``Name=Value`` pairs."""
     return "; ".join(
-        [f"{name}={value if type(value) is str else _value(value)}" for name, value in data.items()]
+        [
+            f"{name}={value}" if type(value) is str or type(value) is int else _pair(name, value)
+            for name, value in data.items()
+        ]
     )
+
+
+def _pair(name: str, value: Any) -> str:
+    return f"{name}={_value(value)}"
 
 
 def _value(value: Any) -> str:
