@@ -1,10 +1,18 @@
 """Benchmarks of the .evtx source (issue 2). Run: python bench/bench_evtx.py [--rounds N]
 
-1. Full sweep of the synthetic file to JSON Lines through the CLI: events per CPU-second
-   (parent and worker processes together), next to the raw `evtx` JSON iteration and
-   records_json + json.loads, interleaved round by round.
-2. "Last 1 hour" of the synthetic file through the library (warm worker pool) against a full
-   parse filtered naively, interleaved: the ratio is the figure.
+Every measure runs in rounds; in each round the contenders run one after the other, so a
+noisy machine hits them alike, and ratios are taken per round.
+
+1. Full sweep of the synthetic file to JSON Lines.
+   - eventsweep as a library with a warm worker pool, the file as one target: events per
+     CPU-second, CPU of this process and of the pool's workers together (psutil).
+   - the eventsweep command, cold (interpreter start, imports, fork server, workers): events
+     per second of wall time and per CPU-second of the whole process tree, read from a cgroup
+     v2 made for the run (root only; "n/a" elsewhere).
+   - peers, one thread each: the `evtx` package's raw JSON iteration; the same with
+     json.loads; the same with orjson.loads.
+2. "Last 1 hour" of the synthetic file: eventsweep (library, one call: plan, read, parse)
+   against a full parse filtered naively (records_json + orjson + a TimeCreated test).
 3. Memory: the whole corpus swept 20 times over into JSON Lines; peak RSS of the process tree.
 """
 
@@ -28,38 +36,16 @@ from evtx import PyEvtxParser
 
 from eventsweep import concurrency
 from eventsweep.query import build_query
+from eventsweep.sinks import SinkOptions, open_sink, write_all
 from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
+from eventsweep.sweep import Sweep, collect
 
 CORPUS = Path(
     os.environ.get("EVENTSWEEP_CORPUS", Path(__file__).resolve().parents[2] / "shared/corpus/evtx")
 )
 SYNTHETIC = CORPUS / "synthetic/synthetic_big_security.evtx"
 HOUR = ("2024-01-17T20:20:00Z", "2024-01-17T21:20:00Z")
-
-
-def cpu_of(function: Callable[[], int]) -> tuple[int, float, float]:
-    """(events, wall seconds, CPU seconds of this process and its finished children)."""
-    before, wall = os.times(), time.perf_counter()
-    count = function()
-    after = os.times()
-    cpu = sum(after[:4]) - sum(before[:4])
-    return count, time.perf_counter() - wall, cpu
-
-
-def cli_full_sweep() -> int:
-    command = [
-        sys.executable,
-        "-m",
-        "eventsweep.cli",
-        "sweep",
-        str(SYNTHETIC),
-        "--all",
-        "--format",
-        "jsonl",
-    ]
-    result = subprocess.run(command, capture_output=True, check=False)
-    return result.stdout.count(b"\n")
+CLI = [sys.executable, "-m", "eventsweep.cli", "sweep"]
 
 
 class _Null:
@@ -70,22 +56,57 @@ class _Null:
         pass
 
 
-def steady_state(copies: int) -> tuple[int, float, float]:
-    """The synthetic file ``copies`` times through the library into JSON Lines with a warm
-    worker pool: (events, wall, CPU of this process and of the pool's workers)."""
-    from eventsweep.sinks import SinkOptions, open_sink
-    from eventsweep.sweep import Sweep
+def _cgroup_root() -> Path | None:
+    """A writable cgroup v2 hierarchy, or None."""
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if fields[2] == "cgroup2" and os.access(fields[1], os.W_OK):
+                return Path(fields[1])
+    return None
+
+
+def cli_cold() -> tuple[int, float, float | None]:
+    """The command on the synthetic file: (events, wall seconds, CPU seconds of its tree)."""
+    command = [*CLI, str(SYNTHETIC), "--all", "--format", "jsonl"]
+    root = _cgroup_root()
+    group = root / f"eventsweep-bench-{os.getpid()}" if root else None
+    if group:
+        group.mkdir()
+    procs = str(group / "cgroup.procs") if group else None
+
+    def enter() -> None:
+        if procs:
+            with open(procs, "w") as file:
+                file.write(str(os.getpid()))
+
+    wall = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, check=True, preexec_fn=enter)
+    wall = time.perf_counter() - wall
+    cpu = None
+    if group:
+        while (group / "cgroup.procs").read_text().strip():
+            time.sleep(0.01)  # the fork server and workers leave just after the command
+        usage = (group / "cpu.stat").read_text().split()
+        cpu = int(usage[usage.index("usage_usec") + 1]) / 1e6
+        group.rmdir()
+    return result.stdout.count(b"\n"), wall, cpu
+
+
+def library_warm() -> tuple[int, float, float]:
+    """The file as one target through the library into JSON Lines, the worker pool already
+    running: (events, wall, CPU of this process and of the pool's workers)."""
 
     async def go() -> int:
         sink = open_sink("jsonl", _Null(), SinkOptions())  # type: ignore[arg-type]
-        sweep = Sweep(plan([str(SYNTHETIC)] * copies, Settings()), build_query(since=None))
+        sweep = Sweep(plan([str(SYNTHETIC)], Settings()), build_query(since=None))
         count = 0
-        async for event in sweep.events():
-            sink.write(event)
-            count += 1
+        async for batch in sweep.batches():
+            write_all(sink, batch)
+            count += len(batch)
         return count
 
-    asyncio.run(go())  # start and warm the pool
+    asyncio.run(go())  # start (or keep) the pool
     workers = [psutil.Process(p) for p in concurrency.process_pool()._processes]  # type: ignore[attr-defined]
     me = psutil.Process()
 
@@ -97,18 +118,31 @@ def steady_state(copies: int) -> tuple[int, float, float]:
     return count, time.perf_counter() - wall, cpu() - before
 
 
+def one_thread(function: Callable[[], int]) -> tuple[int, float, float]:
+    """(count, wall, CPU) of a single-threaded peer (CPU by thread_time: fine-grained)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    count = function()
+    return count, time.perf_counter() - wall, time.thread_time() - cpu
+
+
 def raw_json() -> int:
-    return sum(1 for _ in PyEvtxParser(str(SYNTHETIC)).records_json())
+    return sum(1 for _ in PyEvtxParser(str(SYNTHETIC), number_of_threads=1).records_json())
 
 
-def json_loads() -> int:
-    return sum(1 for r in PyEvtxParser(str(SYNTHETIC)).records_json() if json.loads(r["data"]))
+def with_json_loads() -> int:
+    records = PyEvtxParser(str(SYNTHETIC), number_of_threads=1).records_json()
+    return sum(1 for record in records if json.loads(record["data"]))
+
+
+def with_orjson_loads() -> int:
+    records = PyEvtxParser(str(SYNTHETIC), number_of_threads=1).records_json()
+    return sum(1 for record in records if orjson.loads(record["data"]))
 
 
 def full_parse_window() -> int:
     since, until = (t.replace("Z", "") for t in HOUR)
     count = 0
-    for record in PyEvtxParser(str(SYNTHETIC)).records_json():
+    for record in PyEvtxParser(str(SYNTHETIC), number_of_threads=1).records_json():
         created = orjson.loads(record["data"])["Event"]["System"]["TimeCreated"]["#attributes"][
             "SystemTime"
         ]
@@ -146,46 +180,67 @@ def peak_rss(command: list[str]) -> tuple[float, int]:
     return peak / 2**20, lines[0]
 
 
+def _row(name: str, values: list[float], unit: str) -> str:
+    listed = ", ".join(f"{value:,.0f}" for value in values)
+    return f"| {name} | {statistics.median(values):,.0f} {unit} | {listed} |"
+
+
+def full_sweep(rounds: int) -> None:
+    rates: dict[str, list[float]] = {
+        "eventsweep library, warm pool (events per CPU-s, parent + workers)": [],
+        "eventsweep library, warm pool (events per s, wall)": [],
+        "eventsweep command, cold (events per s, wall)": [],
+        "eventsweep command, cold (events per CPU-s, whole tree)": [],
+        "evtx raw JSON, one thread (per CPU-s)": [],
+        "evtx + json.loads, one thread (per CPU-s)": [],
+        "evtx + orjson.loads, one thread (per CPU-s)": [],
+    }
+    names = list(rates)
+    for _ in range(rounds):
+        count, wall, cpu = library_warm()
+        rates[names[0]].append(count / cpu)
+        rates[names[1]].append(count / wall)
+        count, wall, tree_cpu = cli_cold()
+        rates[names[2]].append(count / wall)
+        if tree_cpu:
+            rates[names[3]].append(count / tree_cpu)
+        peers = (raw_json, with_json_loads, with_orjson_loads)
+        for name, peer in zip(names[4:], peers, strict=True):
+            count, _, cpu = one_thread(peer)
+            rates[name].append(count / cpu)
+    print(f"\n## full sweep of the file, {count:,} events (median, then every round)")
+    print("| measure | median | rounds |\n|---|---:|---|")
+    for name, values in rates.items():
+        print(_row(name, values, "") if values else f"| {name} | n/a | no writable cgroup v2 |")
+
+
+def window(rounds: int) -> None:
+    eventsweep_window()  # warm the thread pool once
+    full: list[float] = []
+    ours: list[float] = []
+    for _ in range(rounds):
+        for times, function in ((full, full_parse_window), (ours, eventsweep_window)):
+            started = time.perf_counter()
+            found = function()
+            times.append(time.perf_counter() - started)
+    ratios = [a / b for a, b in zip(full, ours, strict=True)]
+    print(f"\n## last hour ({found} events)")
+    print("| measure | median | rounds |\n|---|---:|---|")
+    print(_row("full parse + filter (ms)", [t * 1000 for t in full], "ms"))
+    print(_row("eventsweep window (µs)", [t * 1e6 for t in ours], "µs"))
+    print(f"| ratio | {statistics.median(ratios):.1f}x | {', '.join(f'{r:.1f}' for r in ratios)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
     print(f"# {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {SYNTHETIC.name}")
-    throughput: dict[str, list[float]] = {"evtx raw JSON": [], "evtx + json.loads": []}
-    cold: list[float] = []
-    for _ in range(rounds):
-        count, wall, _ = cpu_of(cli_full_sweep)  # the CLI's workers' CPU is not visible here
-        cold.append(count / wall)
-        for name, function in (("evtx raw JSON", raw_json), ("evtx + json.loads", json_loads)):
-            count, wall, _ = cpu_of(function)  # one busy thread: wall ≈ CPU, and finer-grained
-            throughput[name].append(count / wall)
-    print("\n## full sweep of the file (median of rounds)")
-    print(f"| eventsweep CLI, cold, to JSON Lines | {statistics.median(cold):,.0f} events/s wall |")
-    for name, values in throughput.items():
-        print(f"| {name} (one thread) | {statistics.median(values):,.0f} per CPU-s |")
-    steady = [steady_state(6) for _ in range(rounds)]
-    best = statistics.median(count / cpu for count, _, cpu in steady)
-    walls = statistics.median(count / wall for count, wall, _ in steady)
-    print(f"| eventsweep library, warm pool, file x6 | {best:,.0f} per CPU-s ({walls:,.0f}/s) |")
-    eventsweep_window()  # warm the worker pool once
-    window: dict[str, list[float]] = {"full parse + filter": [], "eventsweep window": []}
-    for _ in range(rounds):
-        for name, function in (
-            ("full parse + filter", full_parse_window),
-            ("eventsweep window", eventsweep_window),
-        ):
-            count, wall, _ = cpu_of(function)
-            window[name].append(wall)
+    full_sweep(rounds)
+    window(rounds * 3)
     concurrency.shutdown()
-    full, ours = (statistics.median(v) for v in window.values())
-    print(
-        f"\n## last hour ({count} events): full parse {full * 1000:.1f} ms,"
-        f" eventsweep {ours * 1000:.1f} ms, ratio {full / ours:.1f}x"
-    )
     targets = [str(CORPUS)] * 20
-    mib, lines = peak_rss(
-        [sys.executable, "-m", "eventsweep.cli", "sweep", *targets, "--all", "--format", "jsonl"]
-    )
+    mib, lines = peak_rss([*CLI, *targets, "--all", "--format", "jsonl"])
     print(
         f"\n## memory: corpus x 20 = {lines:,} events to JSON Lines,"
         f" peak RSS of the process tree {mib:.0f} MiB"
