@@ -119,3 +119,30 @@ def test_records_without_an_event_or_a_system() -> None:
         "info",
         "",
     )
+
+
+def test_a_record_the_json_tools_refuse_is_counted_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eventsweep.query import build_query
+    from eventsweep.sources import evtx_worker
+    from eventsweep.sources.evtx_layout import chunks
+    from tests.conftest import CORPUS
+
+    path = str(CORPUS / "synthetic/synthetic_big_security.evtx")
+    group = chunks(path)[0][:1]
+    everything, errors, seen = evtx_worker.parse_chunks(
+        path, group, build_query(since=None), "t", "n"
+    )
+    assert errors == 0 and len(everything) == seen > 2
+    real = evtx_worker.normalise
+
+    def refusing(record: dict[str, Any], target: str, collected_at: str) -> dict[str, Any] | None:
+        if orjson.loads(record["data"])["Event"]["System"]["EventRecordID"] % 2:
+            raise orjson.JSONDecodeError("lone surrogate", "", 0)
+        return real(record, target, collected_at)
+
+    monkeypatch.setattr(evtx_worker, "normalise", refusing)
+    kept, errors, _ = evtx_worker.parse_chunks(path, group, build_query(since=None), "t", "n")
+    assert errors == seen - len(kept) > 0 and len(kept) >= seen // 2 - 1
+    assert {line for _, line in kept} <= {line for _, line in everything}

@@ -52,14 +52,17 @@ def parse_chunks(
                 seen += 1
                 if record is None or (windowed and not _maybe_in_window(query, record["data"])):
                     continue
-                event = normalise(record, target, collected_at)
-                if event is None or (windowed and not query.in_window(event["time"])):
+                try:
+                    event = normalise(record, target, collected_at)
+                    if event is None or (windowed and not query.in_window(event["time"])):
+                        continue
+                    if filtered and not _matches(query, event):
+                        continue
+                    line = _dumps(event, option=_NEWLINE)
+                except (ValueError, TypeError):  # JSON the parser made but orjson refuses
+                    errors += 1
                     continue
-                if filtered and not _matches(query, event):
-                    continue
-                found.append(
-                    (event["record_id"] or 0, event["time"], _dumps(event, option=_NEWLINE))
-                )
+                found.append((event["record_id"] or 0, event["time"], line))
             break
         except RuntimeError:  # a bad chunk or record; the parser goes on after it
             errors += 1
