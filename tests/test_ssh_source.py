@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from eventsweep.model import Event, Outcome, Query, iso_from_epoch_us
@@ -201,6 +206,75 @@ def test_wrong_client_key_is_an_auth_error(fleet: sshd.Fleet, tmp_path: Path) ->
     assert errors(outcomes) == [
         "auth: authentication failed as root: no key or agent identity was accepted"
     ]
+
+
+@pytest.fixture
+def auth_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """asyncssh's auth messages (its debug level 2 names the server's answers)."""
+    asyncssh.set_debug_level(2)
+    caplog.set_level(logging.DEBUG, logger="asyncssh")
+    try:
+        yield caplog
+    finally:
+        asyncssh.set_debug_level(1)
+
+
+def auth_steps(caplog: pytest.LogCaptureFixture) -> list[str]:
+    steps = ("Trying public key auth", "Signing request", "Remaining auth methods", "succeeded")
+    return [step for record in caplog.records for step in steps if step in record.getMessage()]
+
+
+def test_a_key_file_is_signed_at_once(
+    fleet: sshd.Fleet, auth_log: pytest.LogCaptureFixture
+) -> None:
+    """No "none" request and no unsigned offer first: two round trips fewer than asyncssh's
+    own sequence (the server's list of methods would show as "Remaining auth methods")."""
+    events, outcomes = sweep([fleet.target(WEB)], fleet.settings())
+    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+    assert auth_steps(auth_log) == ["Signing request", "succeeded"]
+
+
+def test_a_refused_key_file_moves_on_to_the_next(
+    fleet: sshd.Fleet, tmp_path: Path, auth_log: pytest.LogCaptureFixture
+) -> None:
+    sshd.keygen(tmp_path / "other_key")
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host *\n    IdentityFile {tmp_path}/other_key\n    IdentityFile {fleet.client_key}\n"
+        "    IdentitiesOnly yes\n"
+    )
+    events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
+    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+    assert auth_steps(auth_log) == [
+        "Signing request", "Remaining auth methods", "Signing request", "succeeded"]  # fmt: skip
+
+
+def test_an_agent_key_is_offered_before_it_signs(
+    fleet: sshd.Fleet,
+    tmp_path: Path,
+    auth_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Signing with an agent's key may ask the user (a touch, a confirmation): the server is
+    asked first whether it would take the key, as asyncssh and OpenSSH do."""
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(fleet.client_key)], env=env, check=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
+        config = tmp_path / "ssh_config"
+        config.write_text("# keys from the agent only\n")
+        events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
+    finally:
+        agent.terminate()
+        agent.wait()
+    assert outcomes[0].status == "ok", outcomes[0].error
+    assert len(events) == len(WEB_ENTRIES)
+    assert auth_steps(auth_log) == ["Trying public key auth", "Signing request", "succeeded"]
 
 
 def test_unknown_host_key_is_refused_unless_accepted(fleet: sshd.Fleet, tmp_path: Path) -> None:

@@ -32,14 +32,14 @@ class JournalSource:
     path: str | None
     journalctl: Journalctl
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if self.path is not None and not os.path.exists(self.path):
             raise OpenError(f"no journal: no such file or directory: {self.path}")
         computer = "" if self.path else socket.gethostname()
         stream = journal_events(started, self.journalctl, self.target, computer, query, status)
         async with contextlib.aclosing(stream):
-            async for event in stream:
-                yield event
+            async for batch in stream:
+                yield batch
 
 
 class LocalProcess:

@@ -31,7 +31,14 @@ from typing import Any, Protocol
 import orjson
 
 from eventsweep.errors import AuthError, OpenError, ReadError
-from eventsweep.model import Event, Query, TargetStatus, iso_from_epoch_us, now_iso
+from eventsweep.model import (
+    EncodedEvent,
+    Event,
+    Query,
+    TargetStatus,
+    iso_from_epoch_us,
+    now_iso,
+)
 
 # PRIORITY 0-7 (emerg … debug) → level
 LEVEL_OF_PRIORITY = (
@@ -46,10 +53,10 @@ LEVEL_OF_PRIORITY = (
 )
 DEFAULT_LEVEL = "info"  # entries without a valid PRIORITY (journald's own default is info)
 SOURCE_FIELDS = ("SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_COMM")  # Event.source: first present
-# fields whose values are the event's own fields, so they are not repeated in Event.data
-_MAPPED = frozenset(
-    ("__REALTIME_TIMESTAMP", "_HOSTNAME", "MESSAGE", "SYSLOG_IDENTIFIER", "__SEQNUM")
-)
+# __REALTIME_TIMESTAMP, _HOSTNAME, MESSAGE, SYSLOG_IDENTIFIER and __SEQNUM are the event's own
+# fields (time, computer, message, source, record_id), so they are not repeated in Event.data
+_TEXT = frozenset((str,))
+_loads, _dumps, _NEWLINE = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
 CHUNK = 1 << 16
 STDERR_KEPT = 1 << 14
 
@@ -221,13 +228,18 @@ def record_id(record: dict[str, Any]) -> int | None:
     cursor = record.get("__CURSOR")
     if not isinstance(cursor, str):
         return None
-    for part in cursor.split(";"):
-        if part.startswith("i="):
-            try:
-                return int(part[2:], 16)
-            except ValueError:
-                return None
-    return None
+    # the first ";"-separated part that starts with "i=" (found without splitting the cursor)
+    if cursor.startswith("i="):
+        start = 2
+    else:
+        start = cursor.find(";i=") + 3
+        if start == 2:
+            return None
+    end = cursor.find(";", start)
+    try:
+        return int(cursor[start:] if end < 0 else cursor[start:end], 16)
+    except ValueError:
+        return None
 
 
 def level(record: dict[str, Any]) -> str:
@@ -251,23 +263,40 @@ def to_event(record: dict[str, Any], target: str, computer: str, collected_at: s
     ``computer`` stands in for a missing ``_HOSTNAME``. Data holds every other field (values
     as text, multiple values as lists), ``PRIORITY`` and ``__CURSOR`` included.
     """
-    message = record.get("MESSAGE")
-    return Event(
-        time=iso_us(int(record["__REALTIME_TIMESTAMP"])),
-        target=target,
-        computer=text(record.get("_HOSTNAME")) or computer,
-        log="journal",
-        record_id=record_id(record),
-        event_id=None,
-        level=level(record),
-        source=source(record),
-        category=None,
-        message=message if message.__class__ is str else text(message),
-        data={
+    return _owned_event(dict(record), target, computer, collected_at)
+
+
+def _owned_event(record: dict[str, Any], target: str, computer: str, collected_at: str) -> Event:
+    """:func:`to_event` for a record nobody else holds: the mapped fields are popped from it
+    and what is left is the data (the same fields in the same order), kept as it is when every
+    value is text, as almost always."""
+    time = iso_us(int(record["__REALTIME_TIMESTAMP"]))
+    number = record_id(record)
+    event_level = level(record)
+    event_source = source(record)
+    pop = record.pop
+    del record["__REALTIME_TIMESTAMP"]
+    hostname = pop("_HOSTNAME", None)
+    message = pop("MESSAGE", None)
+    pop("SYSLOG_IDENTIFIER", None)
+    pop("__SEQNUM", None)
+    if not _TEXT.issuperset(map(type, record.values())):
+        record = {
             key: value if value.__class__ is str else _data_value(value)
             for key, value in record.items()
-            if key not in _MAPPED
-        },
+        }
+    return Event(
+        time=time,
+        target=target,
+        computer=(hostname if hostname.__class__ is str else text(hostname)) or computer,
+        log="journal",
+        record_id=number,
+        event_id=None,
+        level=event_level,
+        source=event_source,
+        category=None,
+        message=message if message.__class__ is str else text(message),
+        data=record,
         collected_at=collected_at,
     )
 
@@ -310,15 +339,16 @@ async def journal_events(
     computer: str,
     query: Query,
     status: TargetStatus,
-) -> AsyncGenerator[Event, None]:
-    """The whole read of one host: look up source names if filtered, run, stream, check."""
+) -> AsyncGenerator[list[Event], None]:
+    """The whole read of one host: look up source names if filtered, run, stream, check (the
+    events a list at a time)."""
     found = await found_sources(start, journalctl, query)
     argv = build_argv(query, journalctl, found)
     if argv is None:
         return
     async with start(argv) as process:
-        async for event in read_events(process, journalctl, target, computer, query, status):
-            yield event
+        async for batch in read_events(process, journalctl, target, computer, query, status):
+            yield batch
 
 
 async def found_sources(
@@ -356,10 +386,33 @@ async def line_batches(process: Process) -> AsyncIterator[list[bytes]]:
 def parse(line: bytes, target: str, computer: str, collected_at: str) -> Event | None:
     """The line's event, or None when it is not a journal record with a time."""
     try:
-        record = orjson.loads(line)
-        return to_event(record, target, computer, collected_at)
+        record = _loads(line)
+        if record.__class__ is not dict:
+            raise TypeError("not an object")
+        return _owned_event(record, target, computer, collected_at)
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
         return None
+
+
+def encoded(
+    lines: list[bytes], target: str, computer: str, query: Query, status: TargetStatus
+) -> list[Event]:
+    """The events of a batch of lines that pass ``query``, each as its JSON Lines text
+    (:class:`~eventsweep.model.EncodedEvent`): made here, while the reads wait on the hosts,
+    rather than by the sink at the end, and spooled as bytes."""
+    collected_at = now_iso()
+    matches = query.matches
+    batch: list[Event] = []
+    append = batch.append
+    for line in lines:
+        if not line or line.isspace():
+            continue
+        event = parse(line, target, computer, collected_at)
+        if event is None:
+            status.warn(f"unreadable journal record: {line[:80]!r}")
+        elif matches(event):
+            append(EncodedEvent(event.time, _dumps(event, option=_NEWLINE)))
+    return batch
 
 
 async def read_events(
@@ -369,18 +422,13 @@ async def read_events(
     computer: str,
     query: Query,
     status: TargetStatus,
-) -> AsyncGenerator[Event, None]:
-    """The events of a running ``journalctl -o json`` that pass ``query``, as they arrive."""
+) -> AsyncGenerator[list[Event], None]:
+    """The events of a running ``journalctl -o json`` that pass ``query``, as they arrive, a
+    list per chunk read."""
     async for lines in line_batches(process):
-        collected_at = now_iso()
-        for line in lines:
-            if not line.strip():
-                continue
-            event = parse(line, target, computer, collected_at)
-            if event is None:
-                status.warn(f"unreadable journal record: {line[:80]!r}")
-            elif query.matches(event):
-                yield event
+        batch = encoded(lines, target, computer, query, status)
+        if batch:
+            yield batch
     code, stderr = await process.finish()
     check_exit(code, stderr, journalctl)
     note(status, stderr)

@@ -29,6 +29,7 @@ import contextlib
 import os
 import shlex
 import socket
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +37,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import asyncssh
+import asyncssh.auth
+from asyncssh.packet import Boolean, String
+from asyncssh.public_key import SSHLocalKeyPair
 
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError, UsageError
 from eventsweep.model import Event, Query, TargetStatus
@@ -66,7 +70,7 @@ class SshSource:
     journalctl: Journalctl
     settings: Settings
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[Event, None]:
+    async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if not can_match(query):
             return
         async with connected(self.remote, self.settings) as connection:
@@ -75,8 +79,8 @@ class SshSource:
                 start, self.journalctl, self.target, self.remote.host, query, status
             )
             async with contextlib.aclosing(stream):
-                async for event in stream:
-                    yield event
+                async for batch in stream:
+                    yield batch
 
 
 # ---- target text -----------------------------------------------------------------------
@@ -172,16 +176,88 @@ class HostKeys:
 
 
 class Client(asyncssh.SSHClient):
-    """Accepts a key asyncssh couldn't verify only for a host with none on file, if allowed."""
+    """Accepts a key asyncssh couldn't verify only for a host with none on file, if allowed;
+    authenticates in fewer round trips (see :func:`fewer_round_trips`)."""
 
     def __init__(self, keys: HostKeys, accept_unknown: bool) -> None:
         self.keys = keys
         self.accept_unknown = accept_unknown
+        self.connection: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.connection = conn
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         return self.accept_unknown and not self.keys.on_file
 
+    def begin_auth(self, username: str) -> None:
+        if self.connection is not None:
+            fewer_round_trips(self.connection)
 
+
+# ---- authentication in fewer round trips -------------------------------------------------
+#
+# asyncssh opens user authentication with a "none" request (to learn the server's methods),
+# then offers each public key unsigned and signs it only once the server says it would take
+# it: two round trips more than needed for the usual case, a key in a file that the host
+# accepts (8 round trips to an authenticated connection instead of 6; 200 ms at 100 ms RTT).
+# Like paramiko, and like OpenSSH for a private key file, we start with "publickey" and sign
+# a key held in memory straight away. A key from an agent, a PKCS#11 token or a security key
+# (sk-*) is still offered unsigned first: signing with it may ask the user (a touch, a PIN, a
+# confirmation). Nothing is weakened: the server checks the same signature over the same
+# session; a refused key costs one round trip either way and the server's answer lists its
+# methods, from which asyncssh carries on as usual (a "none" request is still made when no
+# key is left, so a host with other methods is not cut short). asyncssh has no option for
+# either, so this leans on two of its internals; if they are not there (another asyncssh
+# version), asyncssh's own sequence runs unchanged.
+
+_signed_first: weakref.WeakSet[asyncssh.SSHClientConnection] = weakref.WeakSet()
+
+
+def fewer_round_trips(conn: asyncssh.SSHClientConnection) -> None:
+    """Called as authentication begins: publickey first, in-memory keys signed at once."""
+    methods = getattr(conn, "_auth_methods", None)
+    preferred = getattr(conn, "_preferred_auth", None)
+    if methods != [b"none"] or not preferred or b"publickey" not in preferred:
+        return
+    if _SIGNED_FIRST_INSTALLED:
+        _signed_first.add(conn)
+    conn._auth_methods = [b"publickey", b"none"]
+
+
+def _install_signed_first() -> bool:
+    """Registers a publickey client auth that signs in-memory keys without asking first (for
+    the connections in ``_signed_first`` only; every other connection as asyncssh does)."""
+    handlers = getattr(asyncssh.auth, "_client_auth_handlers", None)
+    if not isinstance(handlers, dict):
+        return False
+    base = handlers.get(b"publickey")
+    if base is None or not hasattr(base, "_send_signed_request"):
+        return False
+
+    class SignedFirst(base):  # type: ignore[misc, valid-type]
+        async def _start(self) -> None:
+            if self._conn not in _signed_first:
+                await super()._start()
+                return
+            keypair = await self._conn.public_key_auth_requested()
+            if keypair is None:
+                self._conn.try_next_auth(next_method=True)
+                return
+            self._keypair = keypair
+            if type(keypair) is SSHLocalKeyPair and not keypair.algorithm.startswith(b"sk-"):
+                await self._send_signed_request()
+            else:  # as asyncssh does: offered unsigned first
+                self.logger.debug1("Trying public key auth with %s key", keypair.algorithm)
+                await self.send_request(
+                    Boolean(False), String(keypair.algorithm), String(keypair.public_data)
+                )
+
+    handlers[b"publickey"] = SignedFirst
+    return True
+
+
+_SIGNED_FIRST_INSTALLED = _install_signed_first()
 _known_cache: dict[tuple[tuple[str, float], ...], asyncssh.SSHKnownHosts] = {}
 
 
