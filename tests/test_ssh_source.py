@@ -249,6 +249,21 @@ def test_a_refused_key_file_moves_on_to_the_next(
         "Signing request", "Remaining auth methods", "Signing request", "succeeded"]  # fmt: skip
 
 
+def test_a_method_preferred_to_publickey_keeps_asyncssh_s_sequence(
+    fleet: sshd.Fleet, tmp_path: Path, auth_log: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host *\n    IdentityFile {fleet.client_key}\n    IdentitiesOnly yes\n"
+        "    PreferredAuthentications keyboard-interactive,publickey\n"
+    )
+    events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
+    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+    assert auth_steps(auth_log) == [
+        "Remaining auth methods", "Trying public key auth", "Signing request",
+        "succeeded"]  # fmt: skip
+
+
 def test_an_agent_key_is_offered_before_it_signs(
     fleet: sshd.Fleet,
     tmp_path: Path,

@@ -207,18 +207,30 @@ class Client(asyncssh.SSHClient):
 # confirmation). Nothing is weakened: the server checks the same signature over the same
 # session; a refused key costs one round trip either way and the server's answer lists its
 # methods, from which asyncssh carries on as usual (a "none" request is still made when no
-# key is left, so a host with other methods is not cut short). asyncssh has no option for
-# either, so this leans on two of its internals; if they are not there (another asyncssh
-# version), asyncssh's own sequence runs unchanged.
+# key is left, so a host with other methods is not cut short; and when a method preferred to
+# publickey could be used, asyncssh's own sequence runs). asyncssh has no option for
+# either, so this leans on its internals (the connection's _auth_methods, _preferred_auth,
+# _gss, _host_based_auth and _client_host_keys, and its table of client auth classes); where
+# they are not there (another asyncssh version), asyncssh's own sequence runs unchanged.
 
 _signed_first: weakref.WeakSet[asyncssh.SSHClientConnection] = weakref.WeakSet()
 
 
 def fewer_round_trips(conn: asyncssh.SSHClientConnection) -> None:
-    """Called as authentication begins: publickey first, in-memory keys signed at once."""
+    """Called as authentication begins: publickey first, in-memory keys signed at once, unless
+    a method preferred to publickey could be used (Kerberos, hostbased, or a configured
+    PreferredAuthentications that puts another method first)."""
     methods = getattr(conn, "_auth_methods", None)
-    preferred = getattr(conn, "_preferred_auth", None)
-    if methods != [b"none"] or not preferred or b"publickey" not in preferred:
+    preferred = list(getattr(conn, "_preferred_auth", None) or ())
+    if methods != [b"none"] or b"publickey" not in preferred:
+        return
+    usable = {
+        b"gssapi-keyex": getattr(conn, "_gss", True) is not None,
+        b"gssapi-with-mic": getattr(conn, "_gss", True) is not None,
+        b"hostbased": bool(getattr(conn, "_host_based_auth", True))
+        and bool(getattr(conn, "_client_host_keys", True)),
+    }
+    if any(usable.get(method, True) for method in preferred[: preferred.index(b"publickey")]):
         return
     if _SIGNED_FIRST_INSTALLED:
         _signed_first.add(conn)
