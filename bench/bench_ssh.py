@@ -64,7 +64,8 @@ TOOLS = ("eventsweep", "paramiko", "pssh", "ansible", "sequential")
 SMALL, BIG = "10.200.0", "10.200.1"  # 333-entry hosts, 3330-entry hosts (memory check)
 SRV_TUN, CLI_TUN = "10.199.0.2", "10.201.0.1"
 CLIENT_CPU, FLEET_CPU = "0", "1"  # the client machine's core; the fleet's and the network's
-Measured = tuple[tuple[float, float, float, int], int]  # (wall, cpu, peak MB, status), entries
+Measured = tuple[tuple[float, float, float, float, int], int]
+# ((wall, client cpu, fleet cpu, peak MB, status), entries)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Result:
     entries: int
     wall: float
     cpu: float
+    fleet_cpu: float
     peak_mb: float
     received: int
     expected: int
@@ -171,11 +173,14 @@ def measure(
     netns: str | None,
     env: dict[str, str] | None = None,
     stdout: Path | None = None,
-) -> tuple[float, float, float, int]:
-    """(wall s, CPU s of the process tree, peak tree RSS MB, exit status)."""
+) -> tuple[float, float, float, float, int]:
+    """(wall s, CPU s of the process tree, CPU s of the fleet's core, peak tree RSS MB, exit
+    status). The fleet's core is busy with the fleet (and the relay) only, so its busy time
+    during the run is what the tool cost the servers (plus the relay's share with delay)."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
     prefix += ["taskset", "-c", CLIENT_CPU]
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+    fleet_before = core_busy(FLEET_CPU)
     started = time.perf_counter()
     process = subprocess.Popen(
         [*prefix, *argv], stdout=out, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
@@ -186,12 +191,25 @@ def measure(
     sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    time.sleep(0.2)  # sessions still closing on the fleet side
+    fleet = core_busy(FLEET_CPU) - fleet_before
     done.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if stdout:
         out.close()  # type: ignore[union-attr]
-    return wall, usage.ru_utime + usage.ru_stime, peak[0] / 2**20, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, fleet, peak[0] / 2**20, process.returncode
+
+
+def core_busy(core: str) -> float:
+    """Seconds one core has spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as stream:
+        for line in stream:
+            if line.startswith(f"cpu{core} "):
+                ticks = [int(value) for value in line.split()[1:]]
+                return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError(f"no cpu{core} in /proc/stat")
 
 
 def sample(pid: int, peak: list[float], done: threading.Event) -> None:
@@ -361,7 +379,7 @@ def one(bed: Bed, tool: str, hosts: int, delay: int, per_host: int, round_: int)
     prefix = SMALL if per_host == 333 else BIG
     netns = bed.cli if delay else None  # no delay: the orchestrator already runs in srv
     with tempfile.TemporaryDirectory(dir=bed.directory) as work:
-        (wall, cpu, peak, _), received = RUNNERS[tool](
+        (wall, cpu, fleet_cpu, peak, _), received = RUNNERS[tool](
             bed, addresses(prefix, hosts), netns, Path(work)
         )
     result = Result(
@@ -371,6 +389,7 @@ def one(bed: Bed, tool: str, hosts: int, delay: int, per_host: int, round_: int)
         per_host,
         round(wall, 2),
         round(cpu, 2),
+        round(fleet_cpu, 2),
         round(peak, 1),
         received,
         hosts * per_host,
@@ -450,13 +469,14 @@ def rtt(bed: Bed) -> float:
 
 
 def report(results: list[Result]) -> None:
-    """Medians per point and tool as a markdown table (plus ratios to eventsweep)."""
+    """Medians per point and tool as a markdown table (plus ratios to eventsweep), then each
+    round's ratios to eventsweep (the tools ran interleaved, so a round's ratios share load)."""
     keys = sorted({(r.hosts, r.delay_ms, r.entries) for r in results})
     print(
-        "\n| hosts | delay | entries/host | tool | wall s | client CPU ms/host | peak MB | "
-        "all entries | wall vs eventsweep |"
+        "\n| hosts | delay | entries/host | tool | wall s | client CPU ms/host | "
+        "fleet CPU ms/host | peak MB | all entries | wall vs eventsweep |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for hosts, delay, per_host in keys:
         point = [r for r in results if (r.hosts, r.delay_ms, r.entries) == (hosts, delay, per_host)]
         ours = statistics.median(r.wall for r in point if r.tool == "eventsweep")
@@ -466,12 +486,23 @@ def report(results: list[Result]) -> None:
                 continue
             wall = statistics.median(r.wall for r in runs)
             cpu = statistics.median(r.cpu for r in runs) * 1000 / hosts
+            fleet = statistics.median(r.fleet_cpu for r in runs) * 1000 / hosts
             peak = statistics.median(r.peak_mb for r in runs)
             complete = all(r.received == r.expected for r in runs)
             print(
                 f"| {hosts} | {delay} ms | {per_host} | {tool} | {wall:.2f} | {cpu:.1f} | "
-                f"{peak:.0f} | {'yes' if complete else 'NO'} | {wall / ours:.2f}× |"
+                f"{fleet:.1f} | {peak:.0f} | {'yes' if complete else 'NO'} | {wall / ours:.2f}× |"
             )
+    print("\nPer round, wall of each tool / wall of eventsweep:")
+    for hosts, delay, per_host in keys:
+        point = [r for r in results if (r.hosts, r.delay_ms, r.entries) == (hosts, delay, per_host)]
+        ratios = []
+        for round_ in sorted({r.round for r in point}):
+            walls = {r.tool: r.wall for r in point if r.round == round_}
+            if "eventsweep" in walls:
+                ours = walls["eventsweep"]
+                ratios.append(" ".join(f"{tool} {wall / ours:.2f}" for tool, wall in walls.items()))
+        print(f"- {hosts} hosts, {delay} ms, {per_host}/host: " + " | ".join(ratios))
 
 
 def main() -> None:
