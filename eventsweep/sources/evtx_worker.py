@@ -25,7 +25,7 @@ _AUDIT_SUCCESS = 0x0020000000000000
 _AUDIT_FAILURE = 0x0010000000000000
 _MAX_ERRORS = 100_000  # a parser that keeps failing in place must not loop forever
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
-_loads, _dumps, _NEWLINE = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+_loads, _dumps = orjson.loads, orjson.dumps
 _PLAIN = {1: "critical", 2: "error", 3: "warning", 5: "verbose"}  # levels keywords can't change
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 
@@ -58,7 +58,9 @@ def parse_chunks(
                         continue
                     if filtered and not _matches(query, event):
                         continue
-                    line = _dumps(event, option=_NEWLINE)
+                    # + newline rather than OPT_APPEND_NEWLINE, whose results each keep
+                    # orjson's whole output buffer (~8 KB) alive
+                    line = _dumps(event) + b"\n"
                 except (ValueError, TypeError):  # JSON the parser made but orjson refuses
                     errors += 1
                     continue
