@@ -120,6 +120,12 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     query.add_argument(
         "--limit", type=int, metavar="N", help="at most the newest N events per target"
     )
+    query.add_argument(
+        "--exact",
+        action="store_true",
+        help=".evtx: parse every chunk, so that records written long after their creation"
+        " time are found by any window (slower: a full parse)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--format", choices=sorted(FORMATS), help="default: table on a terminal, else jsonl"
@@ -222,6 +228,7 @@ def settings_of(arguments: argparse.Namespace) -> Settings:
         credentials_file=arguments.credentials,
         kerberos=arguments.kerberos,
         interactive=sys.stdin.isatty(),
+        exact=arguments.exact,
     )
 
 

@@ -244,6 +244,10 @@ class Outcome:
             text += f" warnings={self.warnings}"
         if self.error:
             text += f"  {self.error}"
+        elif self.notes:  # what the warnings were, or a hint (the rest: --outcomes)
+            text += f"  {self.notes[0]}" + (
+                f" (+{len(self.notes) - 1} more)" if len(self.notes) > 1 else ""
+            )
         return text
 
 

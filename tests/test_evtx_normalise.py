@@ -131,7 +131,7 @@ def test_a_record_the_json_tools_refuse_is_counted_not_fatal(
 
     path = str(CORPUS / "synthetic/synthetic_big_security.evtx")
     group = chunks(path)[0][:1]
-    everything, errors, seen = evtx_worker.parse_chunks(
+    everything, errors, seen, _ = evtx_worker.parse_chunks(
         path, group, build_query(since=None), "t", "n"
     )
     assert errors == 0 and len(everything) == seen > 2
@@ -143,6 +143,6 @@ def test_a_record_the_json_tools_refuse_is_counted_not_fatal(
         return real(record, target, collected_at)
 
     monkeypatch.setattr(evtx_worker, "normalise", refusing)
-    kept, errors, _ = evtx_worker.parse_chunks(path, group, build_query(since=None), "t", "n")
+    kept, errors, _, _ = evtx_worker.parse_chunks(path, group, build_query(since=None), "t", "n")
     assert errors == seen - len(kept) > 0 and len(kept) >= seen // 2 - 1
     assert {line for _, line in kept} <= {line for _, line in everything}

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from evtx import PyEvtxParser
 
-from eventsweep.model import Event, Outcome, iso_from_epoch
+from eventsweep.model import Event, Outcome, iso_from_epoch, parse_iso
 from eventsweep.query import build_query
 from eventsweep.sources import Settings, plan
 from eventsweep.sweep import collect
 from tests import evtx_reference
-from tests.conftest import corpus_files
+from tests.conftest import CORPUS, corpus_files
 
 
 def sweep(targets: list[str], **query: object) -> tuple[list[Event], list[Outcome]]:
@@ -182,3 +185,55 @@ def test_empty_glob_and_missing_path_are_target_errors(tmp_path: Path, corpus: P
 def test_collected_at_is_set_and_recent(corpus: Path) -> None:
     events, _ = sweep([str(corpus / "omerbenamram__evtx/samples/new-user-security.evtx")])
     assert all(e.collected_at > iso_from_epoch(0) for e in events)
+
+
+def _written(path: Path) -> dict[int, str]:
+    """Each record's write time as the parser gives it, read independently of eventsweep."""
+    return {
+        int(json.loads(record["data"])["Event"]["System"]["EventRecordID"]): record["timestamp"][
+            :19
+        ]
+        for record in PyEvtxParser(str(path), skip_errors=True).records_json()
+    }
+
+
+def _late_records(path: Path) -> list[evtx_reference.Reference]:
+    """Records of the file written over an hour after their TimeCreated."""
+    written = _written(path)
+    return [r for r in evtx_reference.read(path) if _hours(written[r.record_id], r.time) > 1]
+
+
+def _hours(later: str, earlier: str) -> float:
+    return (parse_iso(later[:19] + "Z") - parse_iso(earlier[:19] + "Z")).total_seconds() / 3600
+
+
+def test_exact_finds_records_written_long_after_their_creation() -> None:
+    path = next(CORPUS.rglob("ID1151-Defender health status.evtx"))
+    late = _late_records(path)
+    assert len(late) > 10
+    missed = 0
+    for record in late:
+        window: dict[str, Any] = {
+            "since": record.time[:19] + "Z",
+            "until": record.time[:19] + ".999999Z",
+        }
+        exact, _ = asyncio.run(
+            collect(plan([str(path)], Settings(exact=True)), build_query(**window))
+        )
+        assert record.record_id in {e.record_id for e in exact}
+        fast, _ = sweep([str(path)], **window)
+        missed += record.record_id not in {e.record_id for e in fast}
+    assert missed  # the default, reading chunks by write time, does miss some: hence --exact
+
+
+def test_a_window_that_reads_late_written_records_says_so() -> None:
+    path = next(CORPUS.rglob("ID1151-Defender health status.evtx"))
+    late = _late_records(path)[0]
+    written_hour = _written(path)[late.record_id][:13]
+    window: dict[str, Any] = {"since": f"{written_hour}:00:00Z", "until": f"{written_hour}:59:59Z"}
+    _, outcomes = sweep([str(path)], **window)
+    assert outcomes[0].status == "ok" and any("--exact" in note for note in outcomes[0].notes)
+    _, outcomes = asyncio.run(
+        collect(plan([str(path)], Settings(exact=True)), build_query(**window))
+    )
+    assert not outcomes[0].notes

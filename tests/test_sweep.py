@@ -218,3 +218,13 @@ def test_a_sweep_left_early_releases_its_spilled_spools() -> None:
 
     sweep = asyncio.run(go())
     assert all(spool.released for spool in sweep._spools)
+
+
+def test_outcome_line_shows_the_error_or_else_the_first_note() -> None:
+    from eventsweep.model import Outcome
+
+    noted = Outcome("t", "partial", 3, 0.5, warnings=2, notes=("2 damaged", "other"))
+    assert noted.line().endswith("warnings=2  2 damaged (+1 more)")
+    failed = Outcome("t", "error", 0, 0.1, error="open: nope", notes=("x",))
+    assert failed.line().endswith("open: nope") and "x" not in failed.line()
+    assert Outcome("t", "ok", 1, 0.1).line().endswith("events=1 0.10s")

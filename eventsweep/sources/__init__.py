@@ -58,6 +58,7 @@ class Settings:
     credentials_file: str | None = None
     kerberos: bool = False
     interactive: bool = False
+    exact: bool = False  # .evtx: parse every chunk, whatever the window (see the README)
 
 
 Planner = Callable[[str, Settings], Sequence[Source]]

@@ -19,11 +19,15 @@ from eventsweep.errors import OpenError
 from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Settings, Source
 from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, read_header, select
-from eventsweep.sources.evtx_worker import Encoded, parse_chunks
+from eventsweep.sources.evtx_worker import Parsed, parse_chunks
 
 GROUP = 8  # chunks a worker parses at once (512 KiB, ~500-1,000 records)
 IN_THREAD = 2 * GROUP  # a selection this small is parsed in a thread: no process start-up
 _GLOB = frozenset("*?[")
+_LATE = (
+    "{} record(s) read were written over an hour before or after their creation time: a window"
+    " can miss records like them elsewhere in the file (--exact parses every chunk)"
+)
 _active = [0]  # .evtx targets being read now: a lone small read skips the process pool
 
 
@@ -33,21 +37,26 @@ class EvtxSource:
 
     target: str
     path: str
+    exact: bool = False
 
     async def events(
         self, query: Query, status: TargetStatus
     ) -> AsyncGenerator[Event | list[Event], None]:
         _active[0] += 1
         try:
-            read = await run_in_thread(_plan_read, self.path, query, self.target, _active[0] == 1)
+            alone = _active[0] == 1
+            read = await run_in_thread(_plan_read, self.path, query, self.target, alone, self.exact)
             groups, damaged, parsed = read
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
-            results = (
-                _parse(self, groups, query, status) if parsed is None else _one(parsed, status)
-            )
-            async for batch in results:
-                yield [EncodedEvent(time, line) for time, line in batch]
+            results = _parse(self, groups, query) if parsed is None else _one(parsed)
+            late = 0
+            async for result in results:
+                _warn_skipped(status, result.errors)
+                late += result.late
+                yield [EncodedEvent(time, line) for time, line in result.events]
+            if late and not self.exact:
+                status.warn(_LATE.format(late), 0, partial=False)
         finally:
             _active[0] -= 1
 
@@ -67,18 +76,20 @@ class MissingSource:
 def plan(text: str, settings: Settings) -> Sequence[Source]:
     """A file, a directory (every .evtx below it) or a glob, as sources, sorted by path."""
     path = text.removeprefix("evtx:")
+    exact = settings.exact
     if os.path.isdir(path):
-        return _each(_below(path)) or [MissingSource(text, f"no .evtx file in directory {path}")]
+        found = _each(_below(path), exact)
+        return found or [MissingSource(text, f"no .evtx file in directory {path}")]
     if os.path.exists(path):
-        return [EvtxSource(text, path)]
+        return [EvtxSource(text, path, exact)]
     if _GLOB & set(path):
-        files = _expand(path)
-        return _each(files) or [MissingSource(text, f"no .evtx file matches {path}")]
+        found = _each(_expand(path), exact)
+        return found or [MissingSource(text, f"no .evtx file matches {path}")]
     return [MissingSource(text, f"no such file or directory: {path}")]
 
 
-def _each(files: list[str]) -> list[Source]:
-    return [EvtxSource(file, file) for file in files]
+def _each(files: list[str], exact: bool) -> list[Source]:
+    return [EvtxSource(file, file, exact) for file in files]
 
 
 def _below(directory: str) -> list[str]:
@@ -109,11 +120,8 @@ def _check(path: str) -> None:
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-Parsed = tuple[list[Encoded], int, int]
-
-
 def _plan_read(
-    path: str, query: Query, target: str, alone: bool
+    path: str, query: Query, target: str, alone: bool, exact: bool = False
 ) -> tuple[list[list[Chunk]], int, Parsed | None]:
     """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
 
@@ -122,17 +130,15 @@ def _plan_read(
     """
     _check(path)
     found, damaged = chunks(path)
-    selected = list(select(path, query.since, query.until, found))
+    selected = found if exact else list(select(path, query.since, query.until, found))
     if alone and len(selected) <= IN_THREAD:
         return [], damaged, parse_chunks(path, selected, query, target, now_iso())
     groups = [selected[start : start + GROUP] for start in range(0, len(selected), GROUP)]
     return groups, damaged, None
 
 
-async def _one(parsed: Parsed, status: TargetStatus) -> AsyncGenerator[list[Encoded], None]:
-    found, skipped, _ = parsed
-    _warn_skipped(status, skipped)
-    yield found
+async def _one(parsed: Parsed) -> AsyncGenerator[Parsed, None]:
+    yield parsed
 
 
 def _warn_skipped(status: TargetStatus, skipped: int) -> None:
@@ -141,15 +147,15 @@ def _warn_skipped(status: TargetStatus, skipped: int) -> None:
 
 
 async def _parse(
-    source: EvtxSource, groups: list[list[Chunk]], query: Query, status: TargetStatus
-) -> AsyncGenerator[list[Encoded], None]:
+    source: EvtxSource, groups: list[list[Chunk]], query: Query
+) -> AsyncGenerator[Parsed, None]:
     """Parse the groups in worker processes, a few ahead, yielding results in order.
 
     Every submitted group holds one of the shared process slots until its result has been
     handed on, so the whole sweep keeps at most two results per core in memory.
     """
     slots, ahead = process_slots(), max(2, cores())
-    pending: list[asyncio.Future[tuple[list[Encoded], int, int]]] = []
+    pending: list[asyncio.Future[Parsed]] = []
     queue = iter(groups)
     try:
         while True:
@@ -161,9 +167,7 @@ async def _parse(
                 pending.append(asyncio.ensure_future(_submit(source, group, query)))
             if not pending:
                 return
-            found, skipped, _ = await pending[0]
-            _warn_skipped(status, skipped)
-            yield found
+            yield await pending[0]
             pending.pop(0)
             slots.release()
     finally:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from evtx import PyEvtxParser
 
-from eventsweep.model import Query
-from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, Chunk
+from eventsweep.model import Query, parse_iso
+from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, SLACK_SECONDS, Chunk
 
 Encoded = tuple[str, bytes]
 """An event as a worker sends it: its time and its JSON Lines text (one object, newline)."""
@@ -30,10 +30,19 @@ _PLAIN = {1: "critical", 2: "error", 3: "warning", 5: "verbose"}  # levels keywo
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 
 
+class Parsed(NamedTuple):
+    """What a group of chunks gave."""
+
+    events: list[Encoded]  # the matching events, record id descending
+    errors: int  # records and chunks the parser (or orjson) refused
+    seen: int  # records read
+    late: int  # records (window queries only) written over SLACK_SECONDS from TimeCreated
+
+
 def parse_chunks(
     path: str, chunks: Iterable[Chunk], query: Query, target: str, collected_at: str
-) -> tuple[list[Encoded], int, int]:
-    """The matching events of the given chunks (record id descending), errors, records seen.
+) -> Parsed:
+    """The matching events of the given chunks, and counts (:class:`Parsed`).
 
     Each event comes back encoded (:data:`Encoded`): its JSON text is made here, in the worker,
     so the parent neither unpickles nor re-serialises its fields on the way to JSON Lines.
@@ -42,7 +51,7 @@ def parse_chunks(
     through the process-global warnings filters) is safe in threads too.
     """
     found: list[tuple[int, str, bytes]] = []
-    seen = errors = 0
+    seen = errors = late = 0
     windowed = query.since is not None or query.until is not None
     filtered = query != Query(since=query.since, until=query.until, limit=query.limit)
     records = PyEvtxParser(_assemble(path, chunks), number_of_threads=1).records_json()
@@ -50,8 +59,14 @@ def parse_chunks(
         try:
             for record in records:
                 seen += 1
-                if record is None or (windowed and not _maybe_in_window(query, record["data"])):
+                if record is None:
                     continue
+                if windowed:
+                    created = _created_in(record["data"])
+                    if created[:13] != record["timestamp"][:13] and _late(created, record):
+                        late += 1
+                    if created and not query.in_window(created):
+                        continue
                 try:
                     event = normalise(record, target, collected_at)
                     if event is None or (windowed and not query.in_window(event["time"])):
@@ -69,18 +84,26 @@ def parse_chunks(
         except RuntimeError:  # a bad chunk or record; the parser goes on after it
             errors += 1
     found.sort(reverse=True)
-    return [(time, line) for _, time, line in found], errors, seen
+    return Parsed([(time, line) for _, time, line in found], errors, seen, late)
 
 
-def _maybe_in_window(query: Query, text: str) -> bool:
-    """A cheap look at TimeCreated in the raw JSON, before decoding it: False only when the
-    record certainly lies outside the window."""
+def _created_in(text: str) -> str:
+    """TimeCreated read from the raw JSON, before decoding it ("" when absent)."""
     at = text.find(_CREATED)
     if at < 0:
-        return True
+        return ""
     end = text.find('"', at + len(_CREATED))
-    created = fixed_time(text[at + len(_CREATED) : end])
-    return not created or query.in_window(created)
+    return fixed_time(text[at + len(_CREATED) : end])
+
+
+def _late(created: str, record: dict[str, Any]) -> bool:
+    """Whether the record was written over SLACK_SECONDS before or after its TimeCreated
+    (forwarded or late-written events: a window over write times can miss such records)."""
+    written = _write_time(record)
+    if not created or not written or written < "1990":
+        return False
+    gap = parse_iso(written) - parse_iso(created)
+    return abs(gap.total_seconds()) > SLACK_SECONDS
 
 
 def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
