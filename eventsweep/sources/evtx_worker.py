@@ -2,8 +2,10 @@
 
 A chunk is self-contained, so the file header followed by any chosen chunks parses like a file
 of its own. The `evtx` package (Rust) renders each record as JSON; orjson reads it, and the
-normalisation below maps it to the event shape. Results travel back as plain tuples (cheap to
-pickle) in :data:`~eventsweep.model.FIELDS` order.
+normalisation below maps it to the event shape, and orjson writes each event's JSON Lines text
+here, in the worker. Results travel back as (time, line) pairs: bytes pickle at the cost of a
+copy, and the parent decodes an event's fields only if something reads them
+(:class:`~eventsweep.model.EncodedEvent`).
 """
 
 from __future__ import annotations
