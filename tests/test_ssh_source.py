@@ -234,17 +234,21 @@ def test_a_key_file_is_signed_at_once(
     assert auth_steps(auth_log) == ["Signing request", "succeeded"]
 
 
+def _sweep_with_config(fleet: sshd.Fleet, tmp_path: Path, first: str) -> None:
+    """Sweep WEB with an ssh_config whose ``Host *`` holds ``first``, then the fleet's key."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host *\n    {first}\n    IdentityFile {fleet.client_key}\n    IdentitiesOnly yes\n"
+    )
+    events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
+    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+
+
 def test_a_refused_key_file_moves_on_to_the_next(
     fleet: sshd.Fleet, tmp_path: Path, auth_log: pytest.LogCaptureFixture
 ) -> None:
     sshd.keygen(tmp_path / "other_key")
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host *\n    IdentityFile {tmp_path}/other_key\n    IdentityFile {fleet.client_key}\n"
-        "    IdentitiesOnly yes\n"
-    )
-    events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
-    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+    _sweep_with_config(fleet, tmp_path, f"IdentityFile {tmp_path}/other_key")
     assert auth_steps(auth_log) == [
         "Signing request", "Remaining auth methods", "Signing request", "succeeded"]  # fmt: skip
 
@@ -252,13 +256,7 @@ def test_a_refused_key_file_moves_on_to_the_next(
 def test_a_method_preferred_to_publickey_keeps_asyncssh_s_sequence(
     fleet: sshd.Fleet, tmp_path: Path, auth_log: pytest.LogCaptureFixture
 ) -> None:
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host *\n    IdentityFile {fleet.client_key}\n    IdentitiesOnly yes\n"
-        "    PreferredAuthentications keyboard-interactive,publickey\n"
-    )
-    events, outcomes = sweep([fleet.target(WEB)], fleet.settings(ssh_config=str(config)))
-    assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
+    _sweep_with_config(fleet, tmp_path, "PreferredAuthentications keyboard-interactive,publickey")
     assert auth_steps(auth_log) == [
         "Remaining auth methods", "Trying public key auth", "Signing request",
         "succeeded"]  # fmt: skip
