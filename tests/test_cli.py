@@ -237,3 +237,13 @@ def test_progress_on_a_terminal_goes_to_stderr_only(corpus: Path) -> None:
     progress = re.compile(rb"targets \d+/39  events \d+")
     assert progress.search(screen) and not progress.search(result.stdout)
     assert all(json.loads(line) for line in result.stdout.splitlines())
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
+    commands = [line.strip() for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2  # one installs and sweeps demo data, one runs every test
+    ci = [line.strip() for line in (root / ".ci/run").read_text().splitlines()]
+    assert commands[1] in ci
