@@ -10,13 +10,12 @@ import asyncio
 import multiprocessing
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 
-_DONE = object()
 _pools: dict[str, Executor] = {}
 
 
@@ -81,16 +80,3 @@ def process_slots() -> asyncio.Semaphore:
 
 async def run_in_process(function: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(process_pool(), function, *args)
-
-
-def _next(iterator: Iterator[T]) -> T | object:
-    return next(iterator, _DONE)
-
-
-async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
-    """Drive a blocking iterator in a worker thread, one item per hop."""
-    while True:
-        item = await run_in_thread(_next, iterator)
-        if item is _DONE:
-            return
-        yield item  # type: ignore[misc]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ LEVELS = (
 STATUSES = ("ok", "error", "timeout", "partial")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 def iso(moment: datetime) -> str:
@@ -42,13 +44,18 @@ def iso_from_epoch(seconds: float) -> str:
 
 
 def iso_from_epoch_us(microseconds: int) -> str:
-    """The fixed-width UTC text of a POSIX time in microseconds (exact, no float rounding)."""
-    seconds, micro = divmod(microseconds, 1_000_000)
-    return (
-        datetime.fromtimestamp(seconds, UTC)
-        .replace(microsecond=micro)
-        .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    )
+    """The fixed-width UTC text of a POSIX time in microseconds (exact, no float rounding; the
+    date's text is cached, as logs come many to the day)."""
+    day, rest = divmod(microseconds, 86_400_000_000)
+    hour, rest = divmod(rest, 3_600_000_000)
+    minute, rest = divmod(rest, 60_000_000)
+    second, micro = divmod(rest, 1_000_000)
+    return f"{_day_text(day)}T{hour:02}:{minute:02}:{second:02}.{micro:06}Z"
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:
+    return date.fromordinal(_EPOCH_DAY + day).isoformat()
 
 
 def parse_iso(text: str) -> datetime:
@@ -113,20 +120,7 @@ class Event:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "target": self.target,
-            "computer": self.computer,
-            "log": self.log,
-            "record_id": self.record_id,
-            "event_id": self.event_id,
-            "level": self.level,
-            "source": self.source,
-            "category": self.category,
-            "message": self.message,
-            "data": self.data,
-            "collected_at": self.collected_at,
-        }
+        return dict(zip(FIELDS, self.astuple(), strict=True))
 
 
 FIELDS = tuple(Event.__dataclass_fields__)

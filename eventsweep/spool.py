@@ -54,7 +54,7 @@ class Spool:
         self._ready.set()
 
     def close(self) -> None:
-        if not self.released and self._pending and self._budget.held > self._budget.limit:
+        if self._pending and self._budget.held > self._budget.limit:
             self._spill()
         self.closed = True
         self._ready.set()

@@ -101,7 +101,7 @@ class Sweep:
         return [outcome for outcome in self.outcomes if outcome is not None]
 
     async def _by_time(self) -> AsyncIterator[Event]:
-        streams = [_reordered(_events_of(spool)) for spool in self._spools]
+        streams = [_reordered(spool) for spool in self._spools]
         heap: list[tuple[_Newest, int, Event]] = []
         for index, stream in enumerate(streams):
             await _push(heap, index, stream)
@@ -145,13 +145,9 @@ class Sweep:
         except TimeoutError as exc:
             if not deadline.expired():
                 raise
-            raise _Expired(f"no end after {self.timeout:g}s") from exc
+            raise TimeoutError(f"no end after {self.timeout:g}s") from exc
         state = "partial" if status.partial else "ok"
         return _outcome(source.target, state, counter[0], status, started)
-
-
-class _Expired(Exception):
-    """The per-target deadline passed."""
 
 
 class _Newest:
@@ -166,29 +162,20 @@ class _Newest:
         return self.time > other.time
 
 
-async def _events_of(spool: Spool) -> AsyncIterator[Event]:
+async def _reordered(spool: Spool, window: int = REORDER) -> AsyncIterator[Event]:
+    """A spool's events newest first by time, exactly for any stream whose events stray fewer
+    than ``window`` places from their sorted position (logs ordered by record number, clocks
+    stepping back); ties keep their arrival order."""
+    held: list[tuple[_Newest, int, Event]] = []
+    order = 0
     async for batch in spool.batches():
         for event in batch:
-            yield event
-
-
-async def _reordered(stream: AsyncIterator[Event], window: int = REORDER) -> AsyncIterator[Event]:
-    """Newest first by time, exactly for any stream whose events stray fewer than ``window``
-    places from their sorted position (logs ordered by record number, clocks stepping back)."""
-    held: list[tuple[_Newest, int, Event]] = []
-    async for order, event in _numbered(stream):
-        heapq.heappush(held, (_Newest(event.time), order, event))
-        if len(held) > window:
-            yield heapq.heappop(held)[2]
+            heapq.heappush(held, (_Newest(event.time), order, event))
+            order += 1
+            if len(held) > window:
+                yield heapq.heappop(held)[2]
     while held:
         yield heapq.heappop(held)[2]
-
-
-async def _numbered(stream: AsyncIterator[Event]) -> AsyncIterator[tuple[int, Event]]:
-    order = 0
-    async for event in stream:
-        yield order, event
-        order += 1
 
 
 async def _push(
@@ -221,8 +208,6 @@ def _outcome(
 def _failed(
     target: str, exc: BaseException, events: int, status: TargetStatus, started: float
 ) -> Outcome:
-    if isinstance(exc, _Expired):
-        return _outcome(target, "timeout", events, status, started, f"timeout: {exc}")
     if isinstance(exc, TimeoutError):
         return _outcome(
             target, "timeout", events, status, started, f"timeout: {exc or 'no answer'}"

@@ -14,19 +14,18 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
 from random import Random
 
 from eventsweep.demo.catalog import LOGS, MIXES, ROLES, Draft, Host, Mix
 from eventsweep.model import Event, parse_iso
+from eventsweep.model import iso_from_epoch_us as iso_us
 from eventsweep.sinks.evtx import EvtxWriter
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
-_EPOCH = date(1970, 1, 1).toordinal()
 _SAMPLE = 8000  # events written to measure a log's bytes per event when a size is asked
 
 
@@ -113,20 +112,6 @@ def _allocate(count: int, weights: list[float]) -> list[int]:
     for index in by_remainder[: count - sum(shares)]:
         shares[index] += 1
     return shares
-
-
-def iso_us(moment_us: int) -> str:
-    """The fixed-width ISO UTC text of µs since 1970."""
-    day, rest = divmod(moment_us, DAY_US)
-    hour, rest = divmod(rest, HOUR_US)
-    minute, rest = divmod(rest, 60_000_000)
-    second, micro = divmod(rest, 1_000_000)
-    return f"{_day_text(day)}T{hour:02}:{minute:02}:{second:02}.{micro:06}Z"
-
-
-@lru_cache(maxsize=1024)
-def _day_text(day: int) -> str:
-    return date.fromordinal(_EPOCH + day).isoformat()
 
 
 def _micros(end: str | datetime | None) -> int:

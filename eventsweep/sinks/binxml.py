@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 # Value types
@@ -168,12 +167,11 @@ class _Fragment:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """One record shape: its element tree, identity, and how many values it takes."""
+    """One record shape: its element tree and identity."""
 
     key: object
     root: Element
     guid: bytes
-    values: int
     largest: int = 0  # its definition's size in a chunk that holds none of its names yet
 
     @property
@@ -184,7 +182,7 @@ class Template:
     def of(cls, key: object, root: Element) -> Template:
         text = repr(key).encode("utf-8", "surrogatepass")
         guid = hashlib.md5(text, usedforsecurity=False).digest()
-        template = cls(key, root, guid, 1 + max(_indexes(root), default=-1))
+        template = cls(key, root, guid)
         return replace(template, largest=len(template.definition(0, Tables())))
 
     def definition(self, at: int, tables: Tables) -> bytes:
@@ -197,13 +195,3 @@ class Template:
         tables.template_heads[bucket] = at
         tables.templates[self.key] = at
         return head + bytes(fragment.buf)
-
-
-def _indexes(node: Element | Text | Sub) -> Iterator[int]:
-    if isinstance(node, Sub):
-        yield node.index
-    elif isinstance(node, Element):
-        for _, value in node.attributes:
-            yield from _indexes(value)
-        for child in node.children:
-            yield from _indexes(child)

@@ -27,24 +27,28 @@ from eventsweep.sinks import SinkOptions
 from eventsweep.sinks import evtx_record as rec
 from eventsweep.sinks.binxml import FRAGMENT_HEADER, STRING, TEMPLATE_INSTANCE, Tables, Template
 from eventsweep.sinks.ordered import TimeOrder
+from eventsweep.sources.evtx_layout import (
+    CHUNK_HEADER_SIZE,
+    CHUNK_MAGIC,
+    CHUNK_SIZE,
+    FILE_MAGIC,
+    HEADER_SIZE,
+    RECORD_HEAD,
+    RECORD_MAGIC,
+)
 from eventsweep.sources.evtx_worker import render
 
-HEADER_SIZE = 4096
-CHUNK_SIZE = 65536
-CHUNK_HEADER_SIZE = 512
 # Records stop 24 bytes short of a chunk's end: python-evtx reads a record header past the last
 # record and fails on a chunk full to the byte at the end of a file.
 RECORDS_END = CHUNK_SIZE - 24
 MAX_RECORD = RECORDS_END - CHUNK_HEADER_SIZE
 FLAG_DIRTY = 1
 
-_RECORD_HEAD = struct.Struct("<IIQQ")
 _INSTANCE = struct.Struct("<4sBBII")
 _U32 = struct.Struct("<I")
 _FILE_HEADER = struct.Struct("<8sQQQIHHHH76xI")
 _CHUNK_HEADER = struct.Struct("<8sQQQQIIII")
-_RECORD_MAGIC = 0x2A2A
-_OVERHEAD = _RECORD_HEAD.size + _INSTANCE.size + 4 + 4  # head, instance, count, size copy
+_OVERHEAD = RECORD_HEAD.size + _INSTANCE.size + 4 + 4  # head, instance, count, size copy
 
 
 class Chunk:
@@ -70,11 +74,11 @@ class Chunk:
             return False
         inline = b""
         if defined is None:
-            defined = at + _RECORD_HEAD.size + _INSTANCE.size
+            defined = at + RECORD_HEAD.size + _INSTANCE.size
             inline = template.definition(defined, self.tables)
         size += len(inline)
         body = [
-            _RECORD_HEAD.pack(_RECORD_MAGIC, size, number, time),
+            RECORD_HEAD.pack(RECORD_MAGIC, size, number, time),
             _INSTANCE.pack(FRAGMENT_HEADER, TEMPLATE_INSTANCE, 1, template.id, defined),
             inline,
             _descriptors(len(values)).pack(len(values), *[len(d) | k << 16 for k, d in values]),
@@ -91,7 +95,7 @@ class Chunk:
     def finish(self) -> bytes:
         """The chunk with its header and both checksums filled in."""
         header = _CHUNK_HEADER.pack(
-            b"ElfChnk\x00",
+            CHUNK_MAGIC,
             self.first,
             self.last,
             self.first,
@@ -117,7 +121,7 @@ def _descriptors(count: int) -> struct.Struct:
 def file_header(chunks: int, next_record: int, dirty: bool) -> bytes:
     """The 4096-byte file header (version 3.1), its CRC over the first 120 bytes."""
     head = _FILE_HEADER.pack(
-        b"ElfFile\x00",
+        FILE_MAGIC,
         0,
         max(chunks - 1, 0),
         next_record,

@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from eventsweep.model import parse_iso
+
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
 HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
+CHUNK_HEADER_SIZE = 512  # then the records
 RECORD_MAGIC = 0x2A2A
-_RECORD = struct.Struct("<IIQQ")
+RECORD_HEAD = struct.Struct("<IIQQ")  # magic, size, record id, FILETIME written
 _FIRST_ID = struct.Struct("<Q")
 # FILETIME of 1990-01-01: write times before that are unset or bogus and tell nothing.
 _SANE_FILETIME = 122_756_256_000_000_000
@@ -34,11 +37,10 @@ class NotEvtx(Exception):
 
 
 class Chunk(NamedTuple):
-    """One chunk: its slot in the file, its first record id and how many bytes of it exist."""
+    """One chunk: its slot in the file and its first record id."""
 
     slot: int
     first_id: int
-    size: int = CHUNK_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +54,7 @@ class Span:
 
 def filetime(iso_text: str) -> int:
     """FILETIME (100 ns since 1601) of a fixed-width ISO UTC time."""
-    from datetime import datetime
-
-    moment = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
-    return int(moment.timestamp() * 10_000_000) + 116_444_736_000_000_000
+    return int(parse_iso(iso_text).timestamp() * 10_000_000) + 116_444_736_000_000_000
 
 
 def read_header(handle: os.PathLike[str] | str) -> bytes:
@@ -80,7 +79,7 @@ def chunks(path: str) -> tuple[list[Chunk], int]:
             if head[:8] == CHUNK_MAGIC and len(head) == 536:
                 first_id = _FIRST_ID.unpack_from(head, 520)[0]
                 index = (start - HEADER_SIZE) // CHUNK_SIZE
-                found.append(Chunk(index, first_id, min(CHUNK_SIZE, size - start)))
+                found.append(Chunk(index, first_id))
             elif head.strip(b"\x00") or os.pread(fd, CHUNK_SIZE, start).strip(b"\x00"):
                 damaged += 1  # a slot with data but no chunk signature: a damaged chunk
     found.sort(key=lambda chunk: chunk.first_id, reverse=True)
@@ -96,14 +95,14 @@ def _opened(path: str) -> Iterator[int]:
         os.close(fd)
 
 
-def span(data: bytes, start: int = 0, length: int | None = None) -> Span:
+def span(data: bytes) -> Span:
     """Walk a chunk's record headers by their sizes; stop at the first that is not a record."""
-    end = min(len(data), start + (CHUNK_SIZE if length is None else length))
-    offset, records, oldest, newest = start + 512, 0, 0, 0
-    limit = end - _RECORD.size
+    end = min(len(data), CHUNK_SIZE)
+    offset, records, oldest, newest = CHUNK_HEADER_SIZE, 0, 0, 0
+    limit = end - RECORD_HEAD.size
     while offset <= limit:
-        magic, size, _record_id, written = _RECORD.unpack_from(data, offset)
-        if magic != RECORD_MAGIC or size < _RECORD.size or offset + size > end:
+        magic, size, _record_id, written = RECORD_HEAD.unpack_from(data, offset)
+        if magic != RECORD_MAGIC or size < RECORD_HEAD.size or offset + size > end:
             break
         records += 1
         if written > _SANE_FILETIME:

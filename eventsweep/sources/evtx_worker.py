@@ -28,7 +28,7 @@ _AUDIT_FAILURE = 0x0010000000000000
 _MAX_ERRORS = 100_000  # a parser that keeps failing in place must not loop forever
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 _loads, _dumps = orjson.loads, orjson.dumps
-_PLAIN = {1: "critical", 2: "error", 3: "warning", 5: "verbose"}  # levels keywords can't change
+_PLAIN = {n: word for n, word in _LEVELS.items() if n != 4}  # levels Keywords can't change
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 
 
@@ -276,11 +276,7 @@ def _data(event: dict[str, Any]) -> dict[str, Any]:
 
 def _message(rendering: Any, data: dict[str, Any]) -> str:
     """RenderingInfo's Message (forwarded events, eventsweep's own files), else the data."""
-    if (
-        rendering is not None
-        and isinstance(rendering, dict)
-        and rendering.get("Message") is not None
-    ):
+    if isinstance(rendering, dict) and rendering.get("Message") is not None:
         return _text(rendering["Message"])
     return render(data)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from eventsweep.errors import OpenError
 from eventsweep.model import Event, Query, TargetStatus
 from eventsweep.sources import Settings, Source
-from eventsweep.sources.journald import Journalctl, journal_events, keep
+from eventsweep.sources.journald import Journalctl, drain_into, journal_events
 
 SCHEME = "journal:"
 
@@ -48,12 +48,7 @@ class LocalProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.stderr = bytearray()
-        self.drain = asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        assert self.process.stderr is not None
-        while chunk := await self.process.stderr.read(1 << 14):
-            keep(self.stderr, chunk)
+        self.drain = asyncio.ensure_future(drain_into(self.stderr, process.stderr))
 
     async def read(self, size: int) -> bytes:
         assert self.process.stdout is not None
@@ -95,7 +90,7 @@ async def started(argv: list[str]) -> AsyncIterator[LocalProcess]:
 
 def plan(text: str, settings: Settings) -> Sequence[Source]:
     """``journal:`` (this machine) or ``journal:PATH`` (a journal directory or file)."""
-    path = text[len(SCHEME) :] if text.lower().startswith(SCHEME) else text
+    path = text[len(SCHEME) :]  # the registry only sends texts that start with the scheme
     program = shutil.which("journalctl") or "journalctl"
     if not path:
         return [JournalSource(text, None, Journalctl(program))]

@@ -21,7 +21,6 @@ final filter.
 from __future__ import annotations
 
 import asyncio
-import functools
 import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -301,16 +300,7 @@ def _owned_event(record: dict[str, Any], target: str, computer: str, collected_a
     )
 
 
-def iso_us(microseconds: int) -> str:
-    """:func:`~eventsweep.model.iso_from_epoch_us`, with the text of each second kept: a
-    journal's entries come many to the second."""
-    seconds, micro = divmod(microseconds, 1_000_000)
-    return f"{_second(seconds)}.{micro:06d}Z"
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    return iso_from_epoch_us(seconds * 1_000_000)[:19]
+iso_us = iso_from_epoch_us  # the name this module's callers and tests know
 
 
 # ---- streaming ---------------------------------------------------------------------------
@@ -450,12 +440,14 @@ async def read_values(process: Process, journalctl: Journalctl) -> list[str]:
 def note(status: TargetStatus, stderr: str) -> None:
     """Keep what a successful journalctl said on stderr (hints, skipped files) as a note."""
     line = first_line(stderr)
-    if line and len(status.notes) < 20:
-        status.notes.append(f"journalctl: {line}")
+    if line:
+        status.warn(f"journalctl: {line}", 0, partial=False)
 
 
-def keep(buffer: bytearray, chunk: bytes) -> None:
-    """Append to a bounded stderr buffer (the rest is read and dropped)."""
-    room = STDERR_KEPT - len(buffer)
-    if room > 0:
-        buffer.extend(chunk[:room])
+async def drain_into(buffer: bytearray, stderr: Any) -> None:
+    """Read a process's stderr to its end, keeping its first STDERR_KEPT bytes in ``buffer``
+    (the rest is read and dropped, so the process never blocks on a full pipe)."""
+    while chunk := await stderr.read(STDERR_KEPT):
+        room = STDERR_KEPT - len(buffer)
+        if room > 0:
+            buffer.extend(chunk[:room])

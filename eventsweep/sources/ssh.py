@@ -44,7 +44,13 @@ from asyncssh.public_key import SSHLocalKeyPair
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError, UsageError
 from eventsweep.model import Event, Query, TargetStatus
 from eventsweep.sources import Settings, Source
-from eventsweep.sources.journald import Journalctl, can_match, command_line, journal_events, keep
+from eventsweep.sources.journald import (
+    Journalctl,
+    can_match,
+    command_line,
+    drain_into,
+    journal_events,
+)
 
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
@@ -117,7 +123,7 @@ def _remote(text: str, location: str) -> Remote:
 def _host_port(text: str, hostport: str) -> tuple[str, int | None]:
     if hostport.startswith("["):  # [IPv6]:port
         host, _, after = hostport[1:].partition("]")
-        port_text = after.removeprefix(":") if after.startswith(":") else after
+        port_text = after.removeprefix(":")
     else:
         host, _, port_text = hostport.partition(":")
     if not port_text:
@@ -357,11 +363,7 @@ class RemoteProcess:
     def __init__(self, process: asyncssh.SSHClientProcess[bytes]) -> None:
         self.process = process
         self.stderr = bytearray()
-        self.drain = asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        while chunk := await self.process.stderr.read(1 << 14):
-            keep(self.stderr, chunk)
+        self.drain = asyncio.ensure_future(drain_into(self.stderr, process.stderr))
 
     async def read(self, size: int) -> bytes:
         try:

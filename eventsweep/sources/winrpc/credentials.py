@@ -43,13 +43,13 @@ import re
 import stat
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from eventsweep.errors import UsageError
 from eventsweep.sources import Settings
-from eventsweep.sources.winrpc.target import WinTarget
+from eventsweep.sources.winrpc.target import WinTarget, split_user
 
 PASSWORD_ENV = "EVENTSWEEP_PASSWORD"
 NTHASH_ENV = "EVENTSWEEP_NTHASH"
@@ -159,7 +159,7 @@ def _entry(path: str, pattern: str, values: dict[str, str]) -> Entry:
     unknown = sorted(set(values) - _KEYS)
     if unknown:
         raise UsageError(f"credentials file {path} [{pattern}]: unknown key {unknown[0]!r}")
-    domain, user = _split(values.get("user", ""))
+    domain, user = split_user(values.get("user", ""))
     password = values.get("password", "")
     if "password_env" in values:
         password = os.environ.get(values["password_env"], "")
@@ -188,23 +188,7 @@ def _from_entry(target: WinTarget, entry: Entry, settings: Settings) -> Credenti
 
 
 def _with(base: Credentials, password: str = "", nthash: str = "", origin: str = "") -> Credentials:
-    return Credentials(
-        user=base.user,
-        domain=base.domain,
-        password=password,
-        nthash=nthash,
-        kerberos=base.kerberos,
-        origin=origin,
-    )
-
-
-def _split(user: str) -> tuple[str, str]:
-    for separator in ("\\", ";"):
-        if separator in user:
-            domain, _, name = user.partition(separator)
-            return domain, name
-    name, _, domain = user.partition("@")
-    return domain, name
+    return replace(base, password=password, nthash=nthash, origin=origin)
 
 
 def _yes(path: str, pattern: str, text: str) -> bool:

@@ -12,6 +12,7 @@ import errno
 import socket
 
 from eventsweep.errors import ConnectError
+from eventsweep.sources.winrpc.pipe import PipeError
 
 STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
@@ -32,7 +33,7 @@ def status_of(exc: BaseException) -> int | None:
     """The NTSTATUS an SMB or DCE/RPC error carries, if any (Kerberos codes excluded)."""
     if kerberos_code(exc) is not None:
         return None
-    if hasattr(exc, "status") and type(exc).__name__ == "PipeError":
+    if isinstance(exc, PipeError):
         status = exc.status
         return status if isinstance(status, int) else None
     if type(exc).__name__ in ("NetBIOSError", "NetBIOSTimeout"):

@@ -197,7 +197,6 @@ class DceChannel:
 
     def __init__(self, pipe: SmbPipe) -> None:
         self.pipe = pipe
-        self._pipe = pipe
         self._call_id = 1
         self._context = 0
 
@@ -205,8 +204,8 @@ class DceChannel:
         """Bind ``interface`` (16-byte UUID + version, as impacket's MSRPC_UUID_* constants)."""
         body = struct.pack("<HHIBBHHBB", 4280, MAX_FRAGMENT, 0, 1, 0, 0, self._context, 1, 0)
         body += interface + NDR
-        self._pipe.write(self._pdu(DCE_BIND, body))
-        answer = self._pipe.read()
+        self.pipe.write(self._pdu(DCE_BIND, body))
+        answer = self.pipe.read()
         ptype = answer[2]
         if ptype != DCE_BIND_ACK:
             raise PipeError(f"bind refused (DCE/RPC packet type {ptype})")
@@ -225,10 +224,10 @@ class DceChannel:
         the first fragment tells the fragment size: one round trip instead of one per fragment.
         Never more READs than fragments can remain, so none is left waiting on the pipe.
         """
-        self._pipe.write(self._pdu(DCE_REQUEST, struct.pack("<IHH", len(stub), self._context,
+        self.pipe.write(self._pdu(DCE_REQUEST, struct.pack("<IHH", len(stub), self._context,
                                                             opnum) + stub))  # fmt: skip
         call_id = self._call_id - 1
-        first, last, alloc = self._fragment(self._pipe.read(), call_id)
+        first, last, alloc = self._fragment(self.pipe.read(), call_id)
         if last:
             return first
         parts, asked = [first], deque[int]()
@@ -236,10 +235,10 @@ class DceChannel:
         unasked = -(-(expected - len(first)) // len(first)) if expected > len(first) else 0
         while True:
             while unasked and len(asked) < WINDOW:
-                asked.append(self._pipe.ask())
+                asked.append(self.pipe.ask())
                 unasked -= 1
-            message_id = asked.popleft() if asked else self._pipe.ask()
-            data, overflow = self._pipe.collect(message_id)
+            message_id = asked.popleft() if asked else self.pipe.ask()
+            data, overflow = self.pipe.collect(message_id)
             if overflow:
                 raise PipeError("a DCE/RPC fragment larger than the pipe read")
             part, last, _ = self._fragment(data, call_id)

@@ -63,14 +63,12 @@ def decoders(target: str, logs: tuple[str, ...], query: Query) -> list[Decoder]:
     return [Decoder(target, log, query, wanted, stop) for log in logs]
 
 
-def batches(
-    session: LogSession, decoder: Decoder, first: int = FIRST_BUFFER, largest: int = MAX_BUFFER
-) -> Iterator[Batch]:
+def batches(session: LogSession, decoder: Decoder) -> Iterator[Batch]:
     """The read buffers of one log, newest first, decoded; stops early (see module doc)."""
     log = session.open_log(decoder.log)
     if log.count == 0:
         return
-    flags, offset, size = BACKWARDS | SEEK, log.oldest + log.count - 1, first
+    flags, offset, size = BACKWARDS | SEEK, log.oldest + log.count - 1, FIRST_BUFFER
     while True:
         reply = session.read(log, flags, offset, size)
         if reply.status == STATUS_BUFFER_TOO_SMALL:
@@ -84,19 +82,17 @@ def batches(
         yield batch
         if batch.stop or batch.records == 0:
             return
-        flags, size = BACKWARDS | SEQUENTIAL, min(size * 2, largest)
+        flags, size = BACKWARDS | SEQUENTIAL, min(size * 2, MAX_BUFFER)
 
 
-def chunks(
-    session: LogSession, wanted: list[Decoder], largest: int = MAX_BUFFER
-) -> Iterator[Chunk]:
+def chunks(session: LogSession, wanted: list[Decoder]) -> Iterator[Chunk]:
     """Everything the decoders want, newest first, in chunks (merged across logs)."""
     if len(wanted) == 1:
-        for batch in batches(session, wanted[0], largest=largest):
+        for batch in batches(session, wanted[0]):
             yield Chunk(batch.events, batch.damaged)
         return
     notes: list[str] = []
-    streams = [_events(session, decoder, notes, largest) for decoder in wanted]
+    streams = [_events(session, decoder, notes) for decoder in wanted]
     chunk = Chunk()
     for event in heapq.merge(*streams, key=_time, reverse=True):
         chunk.events.append(event)
@@ -108,10 +104,8 @@ def chunks(
     yield chunk
 
 
-def _events(
-    session: LogSession, decoder: Decoder, notes: list[str], largest: int
-) -> Iterator[Event]:
-    for batch in batches(session, decoder, largest=largest):
+def _events(session: LogSession, decoder: Decoder, notes: list[str]) -> Iterator[Event]:
+    for batch in batches(session, decoder):
         notes.extend(batch.damaged)
         yield from batch.events
 

@@ -29,7 +29,6 @@ class WinSource:
     spec: WinTarget
     credentials: Credentials
     connect_timeout: float = 10.0
-    largest_read: int = reader.MAX_BUFFER
 
     @property
     def target(self) -> str:
@@ -48,7 +47,7 @@ class WinSource:
         try:
             await self._connect(session)
             wanted = reader.decoders(self.target, self.logs(query), query)
-            chunks = reader.chunks(session, wanted, self.largest_read)
+            chunks = reader.chunks(session, wanted)
             remaining = query.limit
             while (chunk := await run_in_thread(_next_chunk, chunks)) is not None:
                 if chunk.damaged:

@@ -57,13 +57,14 @@ def parse_target(text: str) -> WinTarget:
             "a win:// target holds a password: remove it and set EVENTSWEEP_PASSWORD "
             "or use a credentials file"
         )
-    domain, user = _split_user(unquote(userinfo)) if at else ("", "")
+    domain, user = split_user(unquote(userinfo)) if at else ("", "")
     host, port = _host_port(text, hostport)
     log = unquote(path).strip("/") or DEFAULT_LOG
     return WinTarget(text=text, host=host, port=port, user=user, domain=domain, log=log)
 
 
-def _split_user(userinfo: str) -> tuple[str, str]:
+def split_user(userinfo: str) -> tuple[str, str]:
+    """``DOMAIN\\user``, ``DOMAIN;user`` or ``user@domain`` as (domain, user)."""
     for separator in ("\\", ";"):
         if separator in userinfo:
             domain, _, user = userinfo.partition(separator)
