@@ -184,14 +184,19 @@ def test_whole_log(servers: list[Server]) -> None:
 
 
 def test_default_session_is_encrypted(servers: list[Server]) -> None:
-    (source,) = sources(servers[0].url())
+    assert _protection(servers[0].url()) == "encrypted (AES-128-CCM)"
+
+
+def _protection(url: str) -> str:
+    """How a session to ``url`` protects its messages, once bound."""
+    (source,) = sources(url)
     assert isinstance(source, WinSource)
     session = Session(source.spec, source.credentials, 10.0)
     try:
         session.connect()
         session.login()
         session.bind()
-        assert session.protection == "encrypted (AES-128-CCM)"
+        return session.protection
     finally:
         session.close()
 
@@ -404,16 +409,7 @@ def test_signed_sessions(options: dict[str, str], protection: str) -> None:
         samba.start()
         written = system_log(5, 400)
         numbers = samba.write("System", written)
-        (source,) = sources(samba.url())
-        assert isinstance(source, WinSource)
-        session = Session(source.spec, source.credentials, 10.0)
-        try:
-            session.connect()
-            session.login()
-            session.bind()
-            assert session.protection == protection
-        finally:
-            session.close()
+        assert _protection(samba.url()) == protection
         events = asyncio.run(read(samba.url(), Query()))
     finally:
         samba.stop()

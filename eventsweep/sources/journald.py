@@ -8,7 +8,7 @@ Pure parts, unit-tested without a host:
 - :func:`to_event` maps one ``journalctl -o json`` record to an :class:`Event`.
 - :func:`check_exit` turns journalctl's exit status and stderr into one clear error.
 
-And the streaming both sources run: :func:`read_events` reads a running journalctl's stdout in
+And the streaming both sources run: :func:`journal_events` reads a running journalctl's stdout in
 chunks, line by line, and yields the matching events (memory stays flat in the result size).
 
 What is pushed into journalctl: ``--since``/``--until`` (UTC); ``-p FROM..TO``, the smallest
@@ -307,7 +307,7 @@ iso_us = iso_from_epoch_us  # the name this module's callers and tests know
 
 
 class Process(Protocol):
-    """A running journalctl, local or remote, as :func:`read_events` needs it."""
+    """A running journalctl, local or remote, as :func:`journal_events` needs it."""
 
     async def read(self, size: int) -> bytes:
         """Up to ``size`` bytes of stdout; ``b""`` at its end."""
@@ -337,8 +337,13 @@ async def journal_events(
     if argv is None:
         return
     async with start(argv) as process:
-        async for batch in read_events(process, journalctl, target, computer, query, status):
-            yield batch
+        async for lines in line_batches(process):
+            batch = encoded(lines, target, computer, query, status)
+            if batch:
+                yield batch  # the events that pass the query, as they arrive, a list per read
+        code, stderr = await process.finish()
+    check_exit(code, stderr, journalctl)
+    note(status, stderr)
 
 
 async def found_sources(
@@ -406,25 +411,6 @@ def encoded(
             # 4 µs to allocate, and the memory of every line a spool holds)
             append(EncodedEvent(event.time, _dumps(event) + b"\n"))
     return batch
-
-
-async def read_events(
-    process: Process,
-    journalctl: Journalctl,
-    target: str,
-    computer: str,
-    query: Query,
-    status: TargetStatus,
-) -> AsyncGenerator[list[Event], None]:
-    """The events of a running ``journalctl -o json`` that pass ``query``, as they arrive, a
-    list per chunk read."""
-    async for lines in line_batches(process):
-        batch = encoded(lines, target, computer, query, status)
-        if batch:
-            yield batch
-    code, stderr = await process.finish()
-    check_exit(code, stderr, journalctl)
-    note(status, stderr)
 
 
 async def read_values(process: Process, journalctl: Journalctl) -> list[str]:
