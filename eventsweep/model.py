@@ -124,6 +124,17 @@ class Event:
 
 
 FIELDS = tuple(Event.__dataclass_fields__)
+
+
+def json_line(event: Event | dict[str, Any]) -> bytes:
+    """An event's JSON Lines text: one object, its fields in the documented order, a newline.
+
+    ``+ b"\\n"`` rather than orjson's OPT_APPEND_NEWLINE, whose every result keeps orjson's whole
+    output buffer (8 KB) alive: 4 µs to allocate and the memory of every line a spool holds.
+    """
+    return orjson.dumps(event) + b"\n"
+
+
 _LAZY = frozenset(FIELDS) - {"time"}
 _set = object.__setattr__
 

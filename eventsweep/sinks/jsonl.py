@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-import orjson
-
-from eventsweep.model import EncodedEvent, Event
+from eventsweep.model import EncodedEvent, Event, json_line
 from eventsweep.sinks import SinkOptions
 
 
 def _line(event: Event) -> bytes:
     if type(event) is EncodedEvent:  # already JSON, made by a worker process
         return event.line
-    # orjson serialises the dataclass natively, fields in their documented order
-    return orjson.dumps(event) + b"\n"  # not OPT_APPEND_NEWLINE: it keeps an 8 KB buffer
+    return json_line(event)
 
 
 class JsonlSink:
