@@ -18,7 +18,7 @@ from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_
 from eventsweep.errors import OpenError
 from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Settings, Source
-from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, read_header, select
+from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, select
 from eventsweep.sources.evtx_worker import Parsed, parse_chunks
 
 GROUP = 8  # chunks a worker parses at once (512 KiB, ~500-1,000 records)
@@ -109,11 +109,12 @@ def _expand(pattern: str) -> list[str]:
     return files
 
 
-def _check(path: str) -> None:
+def _scan(path: str) -> tuple[list[Chunk], int]:
+    """:func:`chunks`, with its failures as the target's open error."""
     if not os.path.isfile(path):
         raise OpenError("not a regular file")
     try:
-        read_header(path)
+        return chunks(path)
     except NotEvtx as exc:
         raise OpenError(str(exc)) from exc
     except OSError as exc:
@@ -128,8 +129,7 @@ def _plan_read(
     A lone target whose window needs few chunks is parsed right here, in the same thread:
     starting worker processes would cost more than the parse.
     """
-    _check(path)
-    found, damaged = chunks(path)
+    found, damaged = _scan(path)
     selected = found if exact else list(select(path, query.since, query.until, found))
     if alone and len(selected) <= IN_THREAD:
         return [], damaged, parse_chunks(path, selected, query, target, now_iso())

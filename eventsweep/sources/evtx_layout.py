@@ -57,22 +57,21 @@ def filetime(iso_text: str) -> int:
     return int(parse_iso(iso_text).timestamp() * 10_000_000) + 116_444_736_000_000_000
 
 
-def read_header(handle: os.PathLike[str] | str) -> bytes:
-    """The file header, checked: raises NotEvtx for anything that is not an event log."""
-    with open(handle, "rb") as file:
-        header = file.read(HEADER_SIZE)
+def check_header(header: bytes) -> None:
+    """Raise NotEvtx unless ``header`` (a file's first 4096 bytes) starts an event log."""
     if header[:8] != FILE_MAGIC:
         raise NotEvtx("not an EVTX event log (no ElfFile signature)")
     if len(header) < HEADER_SIZE:
         raise NotEvtx(f"not a complete EVTX file ({len(header)} bytes, the header alone is 4096)")
-    return header
 
 
 def chunks(path: str) -> tuple[list[Chunk], int]:
-    """Every chunk slot holding a chunk, newest first by record id; and the damaged slots."""
+    """Every chunk slot holding a chunk, newest first by record id; and the damaged slots.
+    Raises NotEvtx for a file that is not an event log."""
     found: list[Chunk] = []
     damaged = 0
     with _opened(path) as fd:
+        check_header(os.pread(fd, HEADER_SIZE, 0))
         size = os.fstat(fd).st_size
         for start in range(HEADER_SIZE, size, CHUNK_SIZE):
             head = os.pread(fd, 536, start)
