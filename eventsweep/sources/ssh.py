@@ -17,6 +17,12 @@ Host keys are checked against ``--known-hosts FILE``, else ``~/.ssh/known_hosts`
 unless ``--accept-unknown-hosts`` (the key is accepted for this sweep, not saved); a host whose
 key differs from the one on file is always refused (``host key changed``).
 
+The TCP connection is opened first, while asyncssh (in :mod:`eventsweep.sources.ssh_session`)
+is still being imported: the hosts' sshd start answering ~50 ms sooner. That is done only when
+the ssh config can't send the host elsewhere (no HostName, Port, ProxyJump, ProxyCommand and
+the like in a ``Host`` block that matches it, no ``Match`` or ``Include``); otherwise asyncssh
+connects as the config says. X.509 certificates (PKIX-SSH; OpenSSH has none) are not used.
+
 One SSH connection per target runs one ``journalctl -o json`` (plus one ``journalctl -F`` per
 source field at once when ``--source`` is given), built by :mod:`eventsweep.sources.journald`
 and shell-quoted word by word.
@@ -26,36 +32,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.util
 import os
+import re
 import shlex
 import socket
-import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import sys
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-import asyncssh
-import asyncssh.auth
-from asyncssh.packet import Boolean, String
-from asyncssh.public_key import SSHLocalKeyPair
-
-from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError, UsageError
+from eventsweep.errors import ConnectError, UsageError
 from eventsweep.model import Event, Query, TargetStatus
 from eventsweep.sources import Settings, Source
-from eventsweep.sources.journald import (
-    Journalctl,
-    can_match,
-    command_line,
-    drain_into,
-    journal_events,
-)
+from eventsweep.sources.journald import Journalctl, can_match, journal_events
 
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off", ""))
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+DEFAULT_PORT = 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +77,19 @@ class SshSource:
     async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if not can_match(query):
             return
-        async with connected(self.remote, self.settings) as connection:
-            start = partial(started, connection)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.connect_timeout
+        sock = await dial(self.remote, self.settings)
+        try:
+            with lean_import():
+                from eventsweep.sources import ssh_session as session
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        left = max(deadline - loop.time(), 0.001)
+        async with session.connected(self.remote, self.settings, sock, left) as connection:
+            start = partial(session.started, connection)
             stream = journal_events(
                 start, self.journalctl, self.target, self.remote.host, query, status
             )
@@ -94,6 +103,8 @@ class SshSource:
 
 def plan(text: str, settings: Settings) -> Sequence[Source]:
     remote, journalctl = parse_target(text)
+    if importlib.util.find_spec("asyncssh") is None:
+        raise UsageError("ssh: source unavailable (asyncssh is not installed)")
     if settings.known_hosts and not os.path.isfile(os.path.expanduser(settings.known_hosts)):
         raise UsageError(f"--known-hosts: no such file: {settings.known_hosts}")
     if settings.ssh_config and not os.path.isfile(os.path.expanduser(settings.ssh_config)):
@@ -163,244 +174,150 @@ def _split(text: str, value: str) -> list[str]:
         raise UsageError(f"target {text!r}: args={value!r}: {exc}") from None
 
 
-# ---- host keys ---------------------------------------------------------------------------
+# ---- the TCP connection, opened before asyncssh is imported --------------------------------
 
 
-class HostKeys:
-    """known_hosts lookups for one connection, remembering whether the host had a key on file."""
-
-    def __init__(self, known: asyncssh.SSHKnownHosts | None) -> None:
-        self.known = known
-        self.on_file = False
-
-    def __call__(self, host: str, addr: str, port: int | None) -> Any:
-        if self.known is None:
-            return ([], [], [])
-        trusted, authorities, revoked, *_ = self.known.match(host, addr, port)
-        self.on_file = bool(trusted) or bool(authorities)
-        return (trusted, authorities, revoked)
-
-
-class Client(asyncssh.SSHClient):
-    """Accepts a key asyncssh couldn't verify only for a host with none on file, if allowed;
-    authenticates in fewer round trips (see :func:`fewer_round_trips`)."""
-
-    def __init__(self, keys: HostKeys, accept_unknown: bool) -> None:
-        self.keys = keys
-        self.accept_unknown = accept_unknown
-        self.connection: asyncssh.SSHClientConnection | None = None
-
-    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
-        self.connection = conn
-
-    def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
-        return self.accept_unknown and not self.keys.on_file
-
-    def begin_auth(self, username: str) -> None:
-        if self.connection is not None:
-            fewer_round_trips(self.connection)
-
-
-# ---- authentication in fewer round trips -------------------------------------------------
-#
-# asyncssh opens user authentication with a "none" request (to learn the server's methods),
-# then offers each public key unsigned and signs it only once the server says it would take
-# it: two round trips more than needed for the usual case, a key in a file that the host
-# accepts (8 round trips to an authenticated connection instead of 6; 200 ms at 100 ms RTT).
-# Like paramiko, and like OpenSSH for a private key file, we start with "publickey" and sign
-# a key held in memory straight away. A key from an agent, a PKCS#11 token or a security key
-# (sk-*) is still offered unsigned first: signing with it may ask the user (a touch, a PIN, a
-# confirmation). Nothing is weakened: the server checks the same signature over the same
-# session; a refused key costs one round trip either way and the server's answer lists its
-# methods, from which asyncssh carries on as usual (a "none" request is still made when no
-# key is left, so a host with other methods is not cut short; and when a method preferred to
-# publickey could be used, asyncssh's own sequence runs). asyncssh has no option for
-# either, so this leans on its internals (the connection's _auth_methods, _preferred_auth,
-# _gss, _host_based_auth and _client_host_keys, and its table of client auth classes); where
-# they are not there (another asyncssh version), asyncssh's own sequence runs unchanged.
-
-_signed_first: weakref.WeakSet[asyncssh.SSHClientConnection] = weakref.WeakSet()
-
-
-def fewer_round_trips(conn: asyncssh.SSHClientConnection) -> None:
-    """Called as authentication begins: publickey first, in-memory keys signed at once, unless
-    a method preferred to publickey could be used (Kerberos, hostbased, or a configured
-    PreferredAuthentications that puts another method first)."""
-    methods = getattr(conn, "_auth_methods", None)
-    preferred = list(getattr(conn, "_preferred_auth", None) or ())
-    if methods != [b"none"] or b"publickey" not in preferred:
-        return
-    usable = {
-        b"gssapi-keyex": getattr(conn, "_gss", True) is not None,
-        b"gssapi-with-mic": getattr(conn, "_gss", True) is not None,
-        b"hostbased": bool(getattr(conn, "_host_based_auth", True))
-        and bool(getattr(conn, "_client_host_keys", True)),
-    }
-    if any(usable.get(method, True) for method in preferred[: preferred.index(b"publickey")]):
-        return
-    if _SIGNED_FIRST_INSTALLED:
-        _signed_first.add(conn)
-    conn._auth_methods = [b"publickey", b"none"]
-
-
-def _install_signed_first() -> bool:
-    """Registers a publickey client auth that signs in-memory keys without asking first (for
-    the connections in ``_signed_first`` only; every other connection as asyncssh does)."""
-    handlers = getattr(asyncssh.auth, "_client_auth_handlers", None)
-    if not isinstance(handlers, dict):
-        return False
-    base = handlers.get(b"publickey")
-    if base is None or not hasattr(base, "_send_signed_request"):
-        return False
-
-    class SignedFirst(base):  # type: ignore[misc, valid-type]
-        async def _start(self) -> None:
-            if self._conn not in _signed_first:
-                await super()._start()
-                return
-            keypair = await self._conn.public_key_auth_requested()
-            if keypair is None:
-                self._conn.try_next_auth(next_method=True)
-                return
-            self._keypair = keypair
-            if type(keypair) is SSHLocalKeyPair and not keypair.algorithm.startswith(b"sk-"):
-                await self._send_signed_request()
-            else:  # as asyncssh does: offered unsigned first
-                self.logger.debug1("Trying public key auth with %s key", keypair.algorithm)
-                await self.send_request(
-                    Boolean(False), String(keypair.algorithm), String(keypair.public_data)
-                )
-
-    handlers[b"publickey"] = SignedFirst
-    return True
-
-
-_SIGNED_FIRST_INSTALLED = _install_signed_first()
-_known_cache: dict[tuple[tuple[str, float], ...], asyncssh.SSHKnownHosts] = {}
-
-
-def known_hosts(settings: Settings) -> asyncssh.SSHKnownHosts | None:
-    """The known_hosts entries in force (read again only when a file changes)."""
-    names = (settings.known_hosts,) if settings.known_hosts else DEFAULT_KNOWN_HOSTS
-    paths = [os.path.expanduser(name) for name in names]
-    stamp = tuple((path, os.stat(path).st_mtime) for path in paths if os.path.isfile(path))
-    if not stamp:
+async def dial(remote: Remote, settings: Settings) -> socket.socket | None:
+    """A TCP connection to the host, or None when the ssh config may send it elsewhere (then
+    asyncssh connects as the config says)."""
+    if routed_by_config(remote.host, settings):
         return None
-    if stamp not in _known_cache:
-        try:
-            _known_cache[stamp] = asyncssh.read_known_hosts([path for path, _ in stamp])
-        except (OSError, ValueError) as exc:
-            raise ConnectError(f"cannot read known hosts: {exc}") from exc
-    return _known_cache[stamp]
-
-
-# ---- connection and processes ------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def connected(
-    remote: Remote, settings: Settings
-) -> AsyncIterator[asyncssh.SSHClientConnection]:
-    """An authenticated SSH connection; every failure mapped to one clear TargetError."""
-    keys = HostKeys(known_hosts(settings))
     try:
-        connection = await asyncssh.connect(
-            remote.host,
-            port=remote.port or (),
-            username=remote.user or (),
-            config=[settings.ssh_config] if settings.ssh_config else (),
-            known_hosts=keys,
-            client_factory=partial(Client, keys, settings.accept_unknown_hosts),
-            connect_timeout=settings.connect_timeout,
+        return await asyncio.wait_for(
+            _tcp(remote.host, remote.port or DEFAULT_PORT), settings.connect_timeout
         )
-    except Exception as exc:
-        raise connect_error(exc, remote, keys, settings) from exc
-    try:
-        yield connection
-    finally:
-        connection.close()
-        with contextlib.suppress(Exception):
-            await connection.wait_closed()
+    except OSError as exc:
+        raise socket_error(exc, remote, settings) from exc
 
 
-def connect_error(
-    exc: Exception, remote: Remote, keys: HostKeys, settings: Settings
-) -> TargetError:
-    """The one-line error a failed connect stands for."""
-    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return _host_key_error(remote, keys)
-    if isinstance(exc, asyncssh.PermissionDenied):
-        who = f" as {remote.user}" if remote.user else ""
-        return AuthError(f"authentication failed{who}: no key or agent identity was accepted")
+async def _tcp(host: str, port: int) -> socket.socket:
+    """Connected to the first of the host's addresses that answers (as asyncssh would)."""
+    loop = asyncio.get_running_loop()
+    try:  # an address needs no resolver thread
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error
+
+
+def socket_error(exc: OSError, remote: Remote, settings: Settings) -> ConnectError:
+    """The one-line error a failed TCP connect stands for."""
     if isinstance(exc, TimeoutError):
         return ConnectError(f"no SSH answer within {settings.connect_timeout:g}s (connect timeout)")
     if isinstance(exc, ConnectionRefusedError):
         return ConnectError("connection refused")
     if isinstance(exc, socket.gaierror):
         return ConnectError(f"host name not found: {remote.host}")
-    if isinstance(exc, OSError):
-        return ConnectError(exc.strerror or str(exc) or type(exc).__name__)
-    if isinstance(exc, asyncssh.DisconnectError):
-        return ConnectError(f"SSH refused: {exc.reason}")
-    return ConnectError(f"{type(exc).__name__}: {exc}")
+    return ConnectError(exc.strerror or str(exc) or type(exc).__name__)
 
 
-def _host_key_error(remote: Remote, keys: HostKeys) -> AuthError:
-    if keys.on_file:
-        return AuthError(
-            f"host key changed: the key of {remote.host} does not match known_hosts "
-            "(refused even with --accept-unknown-hosts)"
-        )
-    return AuthError(
-        f"host key unknown: {remote.host} is not in known_hosts "
-        "(add its key, or pass --accept-unknown-hosts)"
+# Keywords that change where or how a host is reached; Match and Include make a config
+# impossible to judge here (asyncssh then connects itself, as it would without the dial).
+_ROUTING = frozenset(
+    (
+        "hostname",
+        "port",
+        "proxyjump",
+        "proxycommand",
+        "canonicalizehostname",
+        "addressfamily",
+        "bindaddress",
+        "bindinterface",
+    )
+)
+_UNKNOWABLE = frozenset(("match", "include"))
+_KEYWORD = re.compile(r"\s*([A-Za-z]+)(?:\s*=\s*|\s+|$)(.*)")
+_Blocks = tuple[tuple[tuple[str, ...] | None, bool], ...]  # (Host patterns | None, routes)
+
+
+def routed_by_config(host: str, settings: Settings) -> bool:
+    """Whether the ssh config asyncssh reads (``--ssh-config``, else ``~/.ssh/config``) may
+    change where ``host`` is reached: a routing keyword before any ``Host`` line or in a
+    ``Host`` block matching ``host``, or any ``Match`` or ``Include`` (or an unreadable file)."""
+    path = os.path.expanduser(settings.ssh_config or "~/.ssh/config")
+    if settings.ssh_config is None and not os.access(path, os.R_OK):
+        return False
+    try:
+        blocks = _config_blocks(path, os.stat(path).st_mtime_ns)
+    except (OSError, ValueError):
+        return True
+    return any(
+        routes and (patterns is None or _host_matches(host, patterns))
+        for patterns, routes in blocks
     )
 
 
-class RemoteProcess:
-    """journalctl running on the host: stdout read on demand, stderr drained beside it."""
-
-    def __init__(self, process: asyncssh.SSHClientProcess[bytes]) -> None:
-        self.process = process
-        self.stderr = bytearray()
-        self.drain = asyncio.ensure_future(drain_into(self.stderr, process.stderr))
-
-    async def read(self, size: int) -> bytes:
-        try:
-            return await self.process.stdout.read(size)
-        except (asyncssh.Error, OSError) as exc:
-            raise ReadError(f"connection lost while reading: {exc}") from exc
-
-    async def finish(self) -> tuple[int | None, str]:
-        with contextlib.suppress(asyncssh.Error, OSError):
-            await self.drain
-        await self.process.wait_closed()
-        stderr = self.stderr.decode("utf-8", "replace")
-        signal = self.process.exit_signal
-        if signal is not None:
-            stderr = f"killed by signal {signal[0]}\n{stderr}"
-        return self.process.exit_status, stderr
-
-    def close(self) -> None:
-        self.drain.cancel()
-        self.process.close()
+@functools.lru_cache(maxsize=8)
+def _config_blocks(path: str, mtime_ns: int) -> _Blocks:
+    """The config's blocks as (Host patterns or None before the first Host, has a routing
+    keyword); ValueError for what can't be judged."""
+    blocks: list[tuple[tuple[str, ...] | None, bool]] = [(None, False)]
+    with open(path, encoding="utf-8", errors="replace") as file:
+        for line in file:
+            match = _KEYWORD.match(line)
+            if match is None or line.lstrip().startswith("#"):
+                continue
+            keyword = match.group(1).lower()
+            if keyword in _UNKNOWABLE:
+                raise ValueError(keyword)
+            if keyword == "host":
+                blocks.append((tuple(shlex.split(match.group(2), comments=True)), False))
+            elif keyword in _ROUTING:
+                blocks[-1] = (blocks[-1][0], True)
+    return tuple(blocks)
 
 
-@contextlib.asynccontextmanager
-async def started(
-    connection: asyncssh.SSHClientConnection, argv: list[str]
-) -> AsyncIterator[RemoteProcess]:
-    """``argv`` running on the host as one quoted command line; closed on leaving."""
+def _host_matches(host: str, patterns: Sequence[str]) -> bool:
+    """OpenSSH's Host matching: any pattern matches (``*``, ``?``), no ``!pattern`` does."""
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        glob = pattern.removeprefix("!").lower()
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+        if re.fullmatch(regex, host.lower()):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
+@contextlib.contextmanager
+def lean_import() -> Iterator[None]:
+    """asyncssh's import without two lookups that cost about 40 ms before the first handshake
+    can start: liboqs is looked up in the ldconfig cache only (``ctypes.util.find_library``
+    also compiles a test program with gcc and runs ld, for each of two names), and asyncssh's
+    optional X.509 support (for PKIX-SSH; OpenSSH has none) is left out. Nothing changes once
+    asyncssh is imported, nor where ``LD_LIBRARY_PATH`` is set."""
+    import ctypes.util
+
+    if "asyncssh" in sys.modules:
+        yield
+        return
+    original = ctypes.util.find_library
+    cached = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    if cached is not None and not os.environ.get("LD_LIBRARY_PATH"):
+        ctypes.util.find_library = cached
+    x509 = "asyncssh.crypto.x509"
+    blocked = x509 not in sys.modules
+    if blocked:
+        sys.modules[x509] = None  # type: ignore[assignment]  # asyncssh goes on without X.509
     try:
-        process = await connection.create_process(
-            command_line(argv), encoding=None, stdin=asyncssh.DEVNULL
-        )
-    except asyncssh.ChannelOpenError as exc:
-        raise OpenError(f"the host refused a session: {exc.reason}") from exc
-    except (asyncssh.Error, OSError) as exc:
-        raise ReadError(f"connection lost before journalctl started: {exc}") from exc
-    remote = RemoteProcess(process)
-    try:
-        yield remote
+        yield
     finally:
-        remote.close()
+        ctypes.util.find_library = original
+        if blocked and sys.modules.get(x509, ...) is None:
+            del sys.modules[x509]
