@@ -45,17 +45,17 @@ def iso_from_epoch(seconds: float) -> str:
 
 def iso_from_epoch_us(microseconds: int) -> str:
     """The fixed-width UTC text of a POSIX time in microseconds (exact, no float rounding; the
-    date's text is cached, as logs come many to the day)."""
-    day, rest = divmod(microseconds, 86_400_000_000)
-    hour, rest = divmod(rest, 3_600_000_000)
-    minute, rest = divmod(rest, 60_000_000)
+    text up to the minute is cached, as logs come many to the minute)."""
+    minute, rest = divmod(microseconds, 60_000_000)
     second, micro = divmod(rest, 1_000_000)
-    return f"{_day_text(day)}T{hour:02}:{minute:02}:{second:02}.{micro:06}Z"
+    return f"{_minute_text(minute)}{second:02}.{micro:06}Z"
 
 
-@lru_cache(maxsize=1024)
-def _day_text(day: int) -> str:
-    return date.fromordinal(_EPOCH_DAY + day).isoformat()
+@lru_cache(maxsize=4096)
+def _minute_text(minute: int) -> str:
+    day, rest = divmod(minute, 1440)
+    hour, minute = divmod(rest, 60)
+    return f"{date.fromordinal(_EPOCH_DAY + day).isoformat()}T{hour:02}:{minute:02}:"
 
 
 def parse_iso(text: str) -> datetime:
@@ -216,6 +216,17 @@ class Query:
             and (not self.sources or event.source.lower() in self.sources)
             and self.wants_log(event.log)
             and (self.grep is None or self.grep.search(event.message) is not None)
+        )
+
+    def accepts(self, fields: dict[str, Any]) -> bool:
+        """:meth:`matches` for an event's fields as a dict (what the hot loops build)."""
+        return (
+            self.in_window(fields["time"])
+            and (not self.levels or fields["level"] in self.levels)
+            and self.wants_event_id(fields["event_id"])
+            and (not self.sources or fields["source"].lower() in self.sources)
+            and self.wants_log(fields["log"])
+            and (self.grep is None or self.grep.search(fields["message"]) is not None)
         )
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventsweep.errors import AuthError, OpenError, ReadError
-from eventsweep.model import Query, iso_from_epoch_us
+from eventsweep.model import EncodedEvent, Query, TargetStatus, iso, iso_from_epoch_us, json_line
+from eventsweep.query import build_query
 from eventsweep.sources.journald import (
     Journalctl,
     build_argv,
     check_exit,
     command_line,
+    encoded,
     iso_us,
     journal_time,
     source_matches,
@@ -181,6 +187,53 @@ def test_record_maps_to_event() -> None:
 )
 def test_time_text_is_the_model_s(microseconds: int) -> None:
     assert iso_us(microseconds) == iso_from_epoch_us(microseconds)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@given(st.integers(min_value=-(10**16), max_value=253_402_300_799_999_999))
+def test_time_text_is_exact(microseconds: int) -> None:
+    """The cached text up to the minute plus the seconds is the datetime's own text."""
+    assert iso_from_epoch_us(microseconds) == iso(EPOCH + timedelta(microseconds=microseconds))
+
+
+ODD_RECORDS = [
+    RECORD,
+    {**RECORD, "__SEQNUM": "77", "PRIORITY": "7"},
+    {**RECORD, "MESSAGE": list(b"bin\xff\x00ok"), "_HOSTNAME": None, "TAG": ["a", list(b"b")]},
+    {k: v for k, v in RECORD.items() if k not in ("SYSLOG_IDENTIFIER", "PRIORITY", "_HOSTNAME")},
+    {**RECORD, "PRIORITY": ["3", "4"], "SYSLOG_IDENTIFIER": list(b"sshd"), "X": None},
+    {"MESSAGE": "no time"},
+    ["not", "an", "object"],
+]
+QUERIES = [
+    Query(),
+    build_query(since=None, levels=["error"]),
+    build_query(since=None, sources=["SSHD"], grep="Failed"),
+    build_query(since=None, logs=["journal"]),
+    build_query(since=None, logs=["System"]),
+    Query(since="2023-11-14T22:13:21.000000Z"),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_encoded_lines_are_the_events_json_lines(query: Query) -> None:
+    """The hot loop (fields as a dict, matched and dumped) gives, byte for byte, the JSON
+    Lines of the events the mapping makes, for the same records the query matches."""
+    lines = [orjson.dumps(record) for record in ODD_RECORDS] + [b"{not json", b"  "]
+    status = TargetStatus()
+    batch = encoded(lines, "t", "fallback", query, status)
+    collected_at = batch[0].collected_at if batch else ""
+    expected = []
+    for record in ODD_RECORDS:
+        if isinstance(record, dict) and "__REALTIME_TIMESTAMP" in record:
+            event = to_event(record, "t", "fallback", collected_at)
+            if query.matches(event):
+                expected.append(json_line(event))
+    assert all(type(event) is EncodedEvent for event in batch)
+    assert [event.line for event in batch] == expected  # type: ignore[attr-defined]
+    assert status.warnings == 3  # no time, not an object, not JSON
 
 
 def test_seqnum_wins_over_the_cursor() -> None:

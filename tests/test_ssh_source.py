@@ -196,6 +196,25 @@ def test_connection_failures(fleet: sshd.Fleet, tmp_path: Path) -> None:
         "connect: connection refused",
         "connect: no SSH answer within 1s (connect timeout)",
     ]
+    assert outcomes[1].elapsed < 1.9  # one timeout for the TCP connect and the SSH handshake
+
+
+def test_a_host_the_config_routes_is_reached_as_it_says(fleet: sshd.Fleet, tmp_path: Path) -> None:
+    """``web`` is no host name: it is reached only through the config's HostName and Port
+    (asyncssh connects itself; a TCP connection opened beforehand would fail)."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host web\n    HostName {WEB}\n    Port {fleet.port}\n"
+        f"Host *\n    IdentityFile {fleet.client_key}\n    IdentitiesOnly yes\n"
+    )
+    known = tmp_path / "known_hosts"
+    alias = f"[web]:{fleet.port},[{WEB}]:"
+    known.write_text(fleet.known_hosts.read_text().replace(f"[{WEB}]:", alias, 1))
+    settings = fleet.settings(ssh_config=str(config), known_hosts=str(known))
+    events, outcomes = sweep(["ssh://root@web", "ssh://root@unknown-host.invalid"], settings)
+    assert outcomes[0].status == "ok", outcomes[0].error
+    assert sorted(e.message for e in events) == sorted(text_of(e) for e in WEB_ENTRIES)
+    assert errors(outcomes)[1] == "connect: host name not found: unknown-host.invalid"
 
 
 def test_wrong_client_key_is_an_auth_error(fleet: sshd.Fleet, tmp_path: Path) -> None:

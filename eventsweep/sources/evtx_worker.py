@@ -73,7 +73,7 @@ def parse_chunks(
                     event = normalise(record, target, collected_at)
                     if event is None or (windowed and not query.in_window(event["time"])):
                         continue
-                    if filtered and not _matches(query, event):
+                    if filtered and not query.accepts(event):
                         continue
                     line = _dumps(event) + b"\n"  # model.json_line, inlined: the hot loop
                 except (ValueError, TypeError):  # JSON the parser made but orjson refuses
@@ -115,16 +115,6 @@ def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
             buffer.write(file.read(CHUNK_SIZE).ljust(CHUNK_SIZE, b"\x00"))
     buffer.seek(0)
     return buffer
-
-
-def _matches(query: Query, event: dict[str, Any]) -> bool:
-    return (
-        (not query.levels or event["level"] in query.levels)
-        and query.wants_event_id(event["event_id"])
-        and (not query.sources or event["source"].lower() in query.sources)
-        and query.wants_log(event["log"])
-        and (query.grep is None or query.grep.search(event["message"]) is not None)
-    )
 
 
 def normalise(record: dict[str, Any], target: str, collected_at: str) -> dict[str, Any] | None:
