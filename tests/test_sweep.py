@@ -7,7 +7,7 @@ import io
 import pickle
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 import pytest
@@ -194,6 +194,23 @@ def test_jsonl_sink_writes_encoded_lines_as_they_are() -> None:
     lines = stream.getvalue().splitlines()
     assert [orjson.loads(line)["record_id"] for line in lines] == [1, 2, 2]
     assert lines[1] == lines[2] == events[1].line.decode().rstrip("\n")  # type: ignore[attr-defined]
+
+
+def test_jsonl_sink_writes_bytes_under_a_text_stream_in_order() -> None:
+    """On a file or stdout the lines go to the binary buffer as they are (no decoding and
+    encoding again), after what was written as text before, with non-ASCII text intact."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    stream.write("before\n")
+    sink = JsonlSink(stream, SinkOptions())
+    event = _encoded(replace(_event("t", 1, 1), message="é ✓ \x00"))
+    sink.write_many([event, _event("t", 2, 2)])
+    sink.close()
+    first, *lines = raw.getvalue().split(b"\n")[:-1]
+    assert first == b"before"
+    assert lines[0] + b"\n" == event.line  # type: ignore[attr-defined]
+    assert [orjson.loads(line)["record_id"] for line in lines] == [1, 2]
+    assert orjson.loads(lines[0])["message"] == "é ✓ \x00"
 
 
 @pytest.mark.parametrize("group", ["target", "time"])

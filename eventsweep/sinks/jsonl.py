@@ -15,14 +15,29 @@ def _line(event: Event) -> bytes:
 
 
 class JsonlSink:
+    """Writes bytes to the stream's binary buffer when it has one (a file, stdout): the lines
+    are UTF-8 already, and decoding them for a text stream to encode again cost as much as
+    the writing."""
+
     def __init__(self, stream: IO[Any], options: SinkOptions) -> None:
         self._stream = stream
+        self._binary: IO[bytes] | None = getattr(stream, "buffer", None)
+        if self._binary is not None:
+            stream.flush()  # anything written as text so far goes first
 
     def write(self, event: Event) -> None:
-        self._stream.write(_line(event).decode())
+        self._write(_line(event))
 
     def write_many(self, events: list[Event]) -> None:
-        self._stream.write(b"".join([_line(event) for event in events]).decode())
+        self._write(b"".join([_line(event) for event in events]))
+
+    def _write(self, data: bytes) -> None:
+        if self._binary is not None:
+            self._binary.write(data)
+        else:
+            self._stream.write(data.decode())
 
     def close(self) -> None:
+        if self._binary is not None:
+            self._binary.flush()
         self._stream.flush()
