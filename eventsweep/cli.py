@@ -22,6 +22,7 @@ from eventsweep.errors import EventsweepError, UsageError
 from eventsweep.model import Outcome, Query
 from eventsweep.query import build_query
 from eventsweep.sinks import BINARY, FORMATS, SinkOptions, open_sink, write_all
+from eventsweep.sinks.jsonl import JsonlSink
 from eventsweep.sources import Settings, plan
 from eventsweep.sweep import GROUPS, Sweep
 
@@ -274,8 +275,9 @@ async def _drive(sweep: Sweep, sink: Any, show: bool) -> None:
 
     try:
         async with progress_display(sweep, show):
-            async for batch in sweep.batches():
-                write_all(sink, batch)
+            chunks = sweep.chunks() if isinstance(sink, JsonlSink) else sweep.batches()
+            async for chunk in chunks:
+                write_all(sink, chunk)
     finally:
         concurrency.shutdown()
 

@@ -21,7 +21,7 @@ from eventsweep.concurrency import reserve_threads
 from eventsweep.errors import TargetError
 from eventsweep.model import Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
-from eventsweep.spool import Budget, Spool
+from eventsweep.spool import Budget, Chunk, Spool
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,24 @@ class Sweep:
     async def batches(self) -> AsyncIterator[list[Event]]:
         """The same events as :meth:`events`, in the same order, a list at a time (grouped by
         target: as the sources delivered them; by time: one event per list)."""
+        async for chunk in self._chunks(raw=False):
+            assert type(chunk) is list
+            yield chunk
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """:meth:`batches`, except that (grouped by target) a block of encoded events that
+        waited on disk comes as its JSON Lines bytes, for a JSON Lines writer to write as is."""
+        async for chunk in self._chunks(raw=True):
+            yield chunk
+
+    async def _chunks(self, raw: bool) -> AsyncIterator[Chunk]:
         if not self._tasks:
             self.start()
         try:
             if self.group == "target":
                 for spool in self._spools:
-                    async for batch in spool.batches():
-                        yield batch
+                    async for chunk in spool.chunks() if raw else spool.batches():
+                        yield chunk
             else:
                 async for event in self._by_time():
                     yield [event]

@@ -185,6 +185,44 @@ def test_spool_spills_encoded_and_plain_events_alike() -> None:
     assert [type(e) is EncodedEvent for e in events] == [bool(n % 3) for n in range(300)]
 
 
+@dataclass(frozen=True)
+class EncodedFake:
+    """A source that yields its events as JSON lines in batches, as ssh:// and .evtx do."""
+
+    target: str
+    count: int
+
+    async def events(self, query: Query, status: TargetStatus) -> AsyncIterator[list[Event]]:
+        for start in range(0, self.count, 100):
+            await asyncio.sleep(0)
+            yield [_encoded(_event(self.target, n, n)) for n in range(start, start + 100)]
+
+
+def _lines(chunk: list[Event] | bytes) -> bytes:
+    return chunk if isinstance(chunk, bytes) else b"".join(e.line for e in chunk)  # type: ignore[attr-defined]
+
+
+def test_chunks_hand_spilled_encoded_blocks_over_as_bytes() -> None:
+    """Grouped by target, what waited on disk comes as the block of its JSON lines: the same
+    bytes, in the same order, as the events batches() gives one by one."""
+    sources = [EncodedFake("a", 1500), EncodedFake("b", 1500), EncodedFake("c", 700)]
+
+    async def both() -> tuple[list[list[Event] | bytes], list[list[Event]]]:
+        raw = [chunk async for chunk in Sweep(sources, Query()).chunks()]  # type: ignore[arg-type]
+        return raw, [batch async for batch in Sweep(sources, Query()).batches()]  # type: ignore[arg-type]
+
+    raw, batches = asyncio.run(both())
+    assert any(isinstance(chunk, bytes) for chunk in raw)  # later targets waited on disk
+    assert all(type(event) is EncodedEvent for batch in batches for event in batch)
+    expected = b"".join(_lines(batch) for batch in batches)
+    assert b"".join(_lines(chunk) for chunk in raw) == expected
+    records = [orjson.loads(line) for line in expected.splitlines()]
+    sizes = (("a", 1500), ("b", 1500), ("c", 700))
+    assert [(r["target"], r["record_id"]) for r in records] == [
+        (target, n) for target, count in sizes for n in range(count)
+    ]
+
+
 def test_jsonl_sink_writes_encoded_lines_as_they_are() -> None:
     stream = io.StringIO()
     sink = JsonlSink(stream, SinkOptions())

@@ -31,6 +31,10 @@ class JsonlSink:
     def write_many(self, events: list[Event]) -> None:
         self._write(b"".join([_line(event) for event in events]))
 
+    def write_lines(self, data: bytes) -> None:
+        """JSON Lines text made elsewhere (a spilled block of encoded events), as it is."""
+        self._write(data)
+
     def _write(self, data: bytes) -> None:
         if self._binary is not None:
             self._binary.write(data)
