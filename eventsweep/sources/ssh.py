@@ -17,8 +17,9 @@ Host keys are checked against ``--known-hosts FILE``, else ``~/.ssh/known_hosts`
 unless ``--accept-unknown-hosts`` (the key is accepted for this sweep, not saved); a host whose
 key differs from the one on file is always refused (``host key changed``).
 
-The TCP connection is opened first, while asyncssh (in :mod:`eventsweep.sources.ssh_session`)
-is still being imported: the hosts' sshd start answering ~50 ms sooner. That is done only when
+The TCP connection is opened first, before asyncssh (in :mod:`eventsweep.sources.ssh_session`)
+is imported: the host's sshd starts its session while asyncssh loads (the first connection
+leaves ~90 ms sooner than asyncssh's own would). That is done only when
 the ssh config can't send the host elsewhere (no HostName, Port, ProxyJump, ProxyCommand and
 the like in a ``Host`` block that matches it, no ``Match`` or ``Include``); otherwise asyncssh
 connects as the config says. X.509 certificates (PKIX-SSH; OpenSSH has none) are not used.

@@ -180,10 +180,12 @@ async def connected(
             client_factory=partial(Client, keys, settings.accept_unknown_hosts),
             connect_timeout=timeout,
         )
-    except Exception as exc:
+    except BaseException as exc:  # cancelled too: the socket is closed either way
         if sock is not None:
             sock.close()
-        raise connect_error(exc, remote, keys, settings) from exc
+        if isinstance(exc, Exception):
+            raise connect_error(exc, remote, keys, settings) from exc
+        raise
     try:
         yield connection
     finally:
