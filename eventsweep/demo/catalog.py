@@ -122,15 +122,32 @@ def _logon_id(rng: Random) -> str:
     return hex(rng.randint(0x100000, 0xFFFFFFF))
 
 
+def _machine_subject(host: Host) -> dict[str, str]:
+    """The Subject fields of an event the computer's own account (SYSTEM) caused."""
+    return {
+        "SubjectUserSid": "S-1-5-18",
+        "SubjectUserName": f"{host.name}$",
+        "SubjectDomainName": DOMAIN,
+        "SubjectLogonId": "0x3e7",
+    }
+
+
+def _user_subject(rng: Random, user: str, sid: str | None = None) -> dict[str, str]:
+    """The Subject fields of an event a domain user's session caused (a new logon id)."""
+    return {
+        "SubjectUserSid": _sid(user) if sid is None else sid,
+        "SubjectUserName": user,
+        "SubjectDomainName": DOMAIN,
+        "SubjectLogonId": _logon_id(rng),
+    }
+
+
 def logon(rng: Random, host: Host) -> Draft:
     user, kind = _user(rng), rng.choice((3, 3, 3, 3, 2, 10, 5))
     ip = "-" if kind in (2, 5) else _client_ip(rng)
     package = "Kerberos" if rng.random() < 0.8 else "NTLM"
     data = {
-        "SubjectUserSid": "S-1-5-18",
-        "SubjectUserName": f"{host.name}$",
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": "0x3e7",
+        **_machine_subject(host),
         "TargetUserSid": _sid(user),
         "TargetUserName": user,
         "TargetDomainName": DOMAIN,
@@ -214,10 +231,7 @@ def logoff(rng: Random, host: Host) -> Draft:
 def special_logon(rng: Random, host: Host) -> Draft:
     user = rng.choice(("administrator", "svc_backup", "svc_sql", "SYSTEM"))
     data = {
-        "SubjectUserSid": _sid(user) if user != "SYSTEM" else "S-1-5-18",
-        "SubjectUserName": user,
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": _logon_id(rng),
+        **_user_subject(rng, user, "S-1-5-18" if user == "SYSTEM" else None),
         "PrivilegeList": "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\t"
         "SeRestorePrivilege\r\n\t\t\tSeDebugPrivilege",
     }
@@ -229,10 +243,7 @@ def process_created(rng: Random, host: Host) -> Draft:
     user, image = _user(rng), rng.choice(PROCESSES)
     parent = rng.choice(PROCESSES[:3])
     data = {
-        "SubjectUserSid": _sid(user),
-        "SubjectUserName": user,
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": _logon_id(rng),
+        **_user_subject(rng, user),
         "NewProcessId": hex(rng.randint(0x100, 0x3FFF)),
         "NewProcessName": image,
         "TokenElevationType": "%%1936",
@@ -313,10 +324,7 @@ def share_accessed(rng: Random, host: Host) -> Draft:
     user = _user(rng)
     share = rng.choice((r"\\*\Finance", r"\\*\HR", r"\\*\Public", r"\\*\IPC$", r"\\*\Projects"))
     data = {
-        "SubjectUserSid": _sid(user),
-        "SubjectUserName": user,
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": _logon_id(rng),
+        **_user_subject(rng, user),
         "ObjectType": "File",
         "IpAddress": _client_ip(rng),
         "IpPort": str(rng.randint(49152, 65535)),
@@ -335,10 +343,7 @@ def locked_out(rng: Random, host: Host) -> Draft:
         "TargetUserName": user,
         "TargetDomainName": rng.choice(WORKSTATIONS),
         "TargetSid": _sid(user),
-        "SubjectUserSid": "S-1-5-18",
-        "SubjectUserName": f"{host.name}$",
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": "0x3e7",
+        **_machine_subject(host),
     }
     return Draft(
         4740,
@@ -359,10 +364,7 @@ def group_member_added(rng: Random, host: Host) -> Draft:
         "TargetUserName": group,
         "TargetDomainName": "Builtin",
         "TargetSid": "S-1-5-32-544",
-        "SubjectUserSid": _sid("administrator"),
-        "SubjectUserName": "administrator",
-        "SubjectDomainName": DOMAIN,
-        "SubjectLogonId": _logon_id(rng),
+        **_user_subject(rng, "administrator"),
         "PrivilegeList": "-",
     }
     message = f"A member was added to a security-enabled local group.\r\n\r\nGroup Name:\t\t{group}"
