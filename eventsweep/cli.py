@@ -275,9 +275,12 @@ async def _drive(sweep: Sweep, sink: Any, show: bool) -> None:
 
     try:
         async with progress_display(sweep, show):
-            chunks = sweep.chunks() if isinstance(sink, JsonlSink) else sweep.batches()
-            async for chunk in chunks:
-                write_all(sink, chunk)
+            if isinstance(sink, JsonlSink):
+                async for chunk in sweep.chunks():
+                    sink.write_chunk(chunk)
+            else:
+                async for batch in sweep.batches():
+                    write_all(sink, batch)
     finally:
         concurrency.shutdown()
 

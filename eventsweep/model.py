@@ -209,24 +209,31 @@ class Query:
 
     def matches(self, event: Event) -> bool:
         """True when the event passes every filter and lies in the window."""
-        return (
-            self.in_window(event.time)
-            and (not self.levels or event.level in self.levels)
-            and self.wants_event_id(event.event_id)
-            and (not self.sources or event.source.lower() in self.sources)
-            and self.wants_log(event.log)
-            and (self.grep is None or self.grep.search(event.message) is not None)
+        return self._passes(
+            event.time, event.level, event.event_id, event.source, event.log, event.message
         )
 
     def accepts(self, fields: dict[str, Any]) -> bool:
         """:meth:`matches` for an event's fields as a dict (what the hot loops build)."""
+        return self._passes(
+            fields["time"],
+            fields["level"],
+            fields["event_id"],
+            fields["source"],
+            fields["log"],
+            fields["message"],
+        )
+
+    def _passes(
+        self, time: str, level: str, event_id: int | None, source: str, log: str, message: str
+    ) -> bool:
         return (
-            self.in_window(fields["time"])
-            and (not self.levels or fields["level"] in self.levels)
-            and self.wants_event_id(fields["event_id"])
-            and (not self.sources or fields["source"].lower() in self.sources)
-            and self.wants_log(fields["log"])
-            and (self.grep is None or self.grep.search(fields["message"]) is not None)
+            self.in_window(time)
+            and (not self.levels or level in self.levels)
+            and self.wants_event_id(event_id)
+            and (not self.sources or source.lower() in self.sources)
+            and self.wants_log(log)
+            and (self.grep is None or self.grep.search(message) is not None)
         )
 
 

@@ -20,6 +20,7 @@ from typing import IO
 from eventsweep.model import EncodedEvent, Event
 
 Chunk = list[Event] | bytes  # bytes: the JSON Lines of a spilled block of encoded events
+Spilled = list[Event] | tuple[list[str], bytes]  # events, or encoded events' times and lines
 
 BUDGET = 1_000
 
@@ -85,14 +86,14 @@ class Spool:
     def _take(self, raw: bool) -> Chunk:
         if self._spilled and self._file is not None:
             self._file.seek(self._read_at)
-            item = pickle.load(self._file)
+            item: Spilled = pickle.load(self._file)
             self._read_at = self._file.tell()
             self._spilled -= 1
-            if type(item) is not tuple:
-                return item  # type: ignore[no-any-return]
+            if not isinstance(item, tuple):
+                return item
             times, block = item
             if raw:
-                return block  # type: ignore[no-any-return]
+                return block
             return list(map(EncodedEvent, times, block.splitlines(keepends=True)))
         batch, self._pending = self._pending, []
         self._budget.held -= len(batch)
@@ -124,7 +125,7 @@ class Spool:
             self._file.close()
 
 
-def _packed(events: list[Event]) -> list[Event] | tuple[list[str], bytes]:
+def _packed(events: list[Event]) -> Spilled:
     """Encoded events as their times and one block of their lines (a JSON line holds no
     line break: orjson escapes them), other events as they are (they pickle as tuples)."""
     if all(type(event) is EncodedEvent for event in events):

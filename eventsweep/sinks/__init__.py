@@ -21,12 +21,8 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def write_all(sink: Sink, events: list[Event] | bytes) -> None:
-    """Write a list of events: at once where the sink can (``write_many``), else one by one;
-    or JSON Lines bytes (from :meth:`~eventsweep.sweep.Sweep.chunks`) to a JSON Lines sink."""
-    if isinstance(events, bytes):
-        sink.write_lines(events)  # type: ignore[attr-defined]
-        return
+def write_all(sink: Sink, events: list[Event]) -> None:
+    """Write a list of events: at once where the sink can (``write_many``), else one by one."""
     many = getattr(sink, "write_many", None)
     if many is not None:
         many(events)

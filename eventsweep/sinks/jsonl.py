@@ -31,9 +31,13 @@ class JsonlSink:
     def write_many(self, events: list[Event]) -> None:
         self._write(b"".join([_line(event) for event in events]))
 
-    def write_lines(self, data: bytes) -> None:
-        """JSON Lines text made elsewhere (a spilled block of encoded events), as it is."""
-        self._write(data)
+    def write_chunk(self, chunk: list[Event] | bytes) -> None:
+        """A chunk of :meth:`~eventsweep.sweep.Sweep.chunks`: events, or JSON Lines made
+        elsewhere (a spilled block of encoded events), written as they are."""
+        if isinstance(chunk, bytes):
+            self._write(chunk)
+        else:
+            self.write_many(chunk)
 
     def _write(self, data: bytes) -> None:
         if self._binary is not None:

@@ -53,7 +53,6 @@ from eventsweep.sources.journald import Journalctl, can_match, journal_events
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off", ""))
-DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 DEFAULT_PORT = 22
 
 

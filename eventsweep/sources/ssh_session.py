@@ -25,7 +25,9 @@ from asyncssh.public_key import SSHLocalKeyPair
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError
 from eventsweep.sources import Settings
 from eventsweep.sources.journald import command_line, drain_into
-from eventsweep.sources.ssh import DEFAULT_KNOWN_HOSTS, Remote, socket_error
+from eventsweep.sources.ssh import Remote, socket_error
+
+DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 
 # ---- host keys ---------------------------------------------------------------------------
 
