@@ -60,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sweep_arguments(sweep)
     sweep.set_defaults(run=run_sweep)
-    for register in _EXTRA_COMMANDS:
-        register(commands)
+    demo = commands.add_parser("demo-data", help="write a reproducible demo set of .evtx files")
+    demo.add_argument("directory", help="where to write the files")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--size", help="grow the largest file to about this size (e.g. 200M, 1G)")
+    demo.set_defaults(run=run_demo)
     return parser
 
 
@@ -175,17 +178,6 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument(
         "--kerberos", action="store_true", help="win: Kerberos from the ccache in KRB5CCNAME"
     )
-
-
-def _extra_demo(commands: Any) -> None:
-    demo = commands.add_parser("demo-data", help="write a reproducible demo set of .evtx files")
-    demo.add_argument("directory", help="where to write the files")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--size", help="grow the largest file to about this size (e.g. 200M, 1G)")
-    demo.set_defaults(run=run_demo)
-
-
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = [_extra_demo]
 
 
 def read_targets(arguments: argparse.Namespace) -> list[str]:

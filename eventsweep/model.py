@@ -27,7 +27,6 @@ LEVELS = (
 
 STATUSES = ("ok", "error", "timeout", "partial")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
@@ -191,6 +190,10 @@ class Query:
     logs: tuple[str, ...] = ()
     grep: re.Pattern[str] | None = None
     limit: int | None = None
+    _log_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_log_names", frozenset(name.lower() for name in self.logs))
 
     def in_window(self, time: str) -> bool:
         if self.since is not None and time < self.since:
@@ -205,7 +208,7 @@ class Query:
         return any(low <= event_id <= high for low, high in self.event_ids)
 
     def wants_log(self, log: str) -> bool:
-        return not self.logs or log.lower() in {name.lower() for name in self.logs}
+        return not self.logs or log.lower() in self._log_names
 
     def matches(self, event: Event) -> bool:
         """True when the event passes every filter and lies in the window."""

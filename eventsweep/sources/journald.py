@@ -14,8 +14,8 @@ chunks, line by line, and yields the matching events (memory stays flat in the r
 What is pushed into journalctl: ``--since``/``--until`` (UTC); ``-p FROM..TO``, the smallest
 priority range holding the wanted levels (unless ``info`` is wanted); the source names as field
 matches (exact values found on the host by :func:`fields_argv`, see :func:`source_matches`);
-``-n`` when every filter was pushed exactly; ``-r`` (newest first). ``query.matches`` stays the
-final filter.
+``-n`` when every filter was pushed exactly; ``-r`` (newest first). The query itself
+(``Query.accepts``) stays the final filter.
 """
 
 from __future__ import annotations
@@ -263,11 +263,7 @@ def to_event(record: dict[str, Any], target: str, computer: str, collected_at: s
     ``computer`` stands in for a missing ``_HOSTNAME``. Data holds every other field (values
     as text, multiple values as lists), ``PRIORITY`` and ``__CURSOR`` included.
     """
-    return _owned_event(dict(record), target, computer, collected_at)
-
-
-def _owned_event(record: dict[str, Any], target: str, computer: str, collected_at: str) -> Event:
-    return Event(**_owned_fields(record, target, computer, collected_at))
+    return Event(**_owned_fields(dict(record), target, computer, collected_at))
 
 
 def _owned_fields(
