@@ -15,6 +15,12 @@ A TargetError's message is one line naming the stage; the original exception sta
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class EventsweepError(Exception):
     """Base of every error eventsweep raises on purpose."""
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from eventsweep.errors import UsageError
+from eventsweep.errors import UsageError, first_line
 from eventsweep.sources import Settings
 from eventsweep.sources.winrpc.target import WinTarget, split_user
 
@@ -112,11 +112,11 @@ def resolve(
     if not target.user:
         return base  # anonymous, or Kerberos with the principal of the ticket cache
     if environ.get(NTHASH_ENV):
-        return _with(base, nthash=nthash(environ[NTHASH_ENV], NTHASH_ENV), origin=NTHASH_ENV)
+        return replace(base, nthash=nthash(environ[NTHASH_ENV], NTHASH_ENV), origin=NTHASH_ENV)
     if environ.get(PASSWORD_ENV):
-        return _with(base, password=environ[PASSWORD_ENV], origin=PASSWORD_ENV)
+        return replace(base, password=environ[PASSWORD_ENV], origin=PASSWORD_ENV)
     if settings.interactive and not settings.kerberos:
-        return _with(base, password=_prompt_once(prompt), origin="prompt")
+        return replace(base, password=_prompt_once(prompt), origin="prompt")
     return base
 
 
@@ -187,16 +187,11 @@ def _from_entry(target: WinTarget, entry: Entry, settings: Settings) -> Credenti
     )
 
 
-def _with(base: Credentials, password: str = "", nthash: str = "", origin: str = "") -> Credentials:
-    return replace(base, password=password, nthash=nthash, origin=origin)
-
-
 def _yes(path: str, pattern: str, text: str) -> bool:
-    words = {"yes": True, "true": True, "on": True, "1": True}
-    words |= {"no": False, "false": False, "off": False, "0": False}
-    if text.strip().lower() not in words:
+    value = configparser.ConfigParser.BOOLEAN_STATES.get(text.strip().lower())
+    if value is None:
         raise UsageError(f"credentials file {path} [{pattern}]: kerberos is yes or no")
-    return words[text.strip().lower()]
+    return value
 
 
 _prompted: list[str] = []
@@ -221,5 +216,4 @@ def _problem(exc: BaseException) -> str:
         return exc.strerror or type(exc).__name__
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 
-from eventsweep.errors import ConnectError
+from eventsweep.errors import ConnectError, first_line
 from eventsweep.sources.winrpc.pipe import PipeError
 
 STATUS_ACCESS_DENIED = 0xC0000022
@@ -28,14 +28,18 @@ UNKNOWN_LOG = frozenset(
 class ConnectTimeout(ConnectError, TimeoutError):
     """The host took the connection (or not) and never answered: the outcome is ``timeout``."""
 
+    @classmethod
+    def after(cls, address: str, timeout: float) -> ConnectTimeout:
+        """No answer from ``address`` within ``timeout`` seconds."""
+        return cls(f"no answer from {address} within {timeout:g}s")
+
 
 def status_of(exc: BaseException) -> int | None:
     """The NTSTATUS an SMB or DCE/RPC error carries, if any (Kerberos codes excluded)."""
     if kerberos_code(exc) is not None:
         return None
     if isinstance(exc, PipeError):
-        status = exc.status
-        return status if isinstance(status, int) else None
+        return exc.status
     if type(exc).__name__ in ("NetBIOSError", "NetBIOSTimeout"):
         return None  # their error codes are NetBIOS codes, not NTSTATUS
     for name in ("get_error_code", "getErrorCode"):
@@ -100,7 +104,7 @@ def network_reason(exc: BaseException, address: str) -> str:
         return f"{address}: {inner.strerror or type(inner).__name__}"
     if type(exc).__name__ == "NetBIOSError":
         return f"connection to {address} closed by the server"
-    return f"{address}: {_first_line(exc)}"
+    return f"{address}: {first_line(exc)}"
 
 
 def release_sockets(exc: BaseException) -> None:
@@ -127,8 +131,3 @@ def release_sockets(exc: BaseException) -> None:
                     value.close()
             trace = trace.tb_next
         current = current.__context__ or current.__cause__
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -66,9 +66,9 @@ class SmbPipe:
         self._smb = smb3
         self._tree, self._file = tree_id, file_id
         self._session_id: int = smb3._Session["SessionID"]
-        self._socket: socket.socket = smb3._NetBIOSSession.get_socket()
+        self._socket: socket.socket = smb3.get_socket()
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # READs go in bursts
-        self._timeout = timeout
+        self._socket.settimeout(timeout)  # impacket sends nothing more on it but the logoff
         self._encrypt = _encrypts(smb3, tree_id)
         self._sign = not self._encrypt and bool(smb3._Session["SigningActivated"])
         self._dialect: int = smb3._Connection["Dialect"]
@@ -125,7 +125,6 @@ class SmbPipe:
             packet = self._sealed(packet)
         elif self._sign:
             packet = packet[:48] + self._signature(packet) + packet[64:]
-        self._socket.settimeout(self._timeout)
         self._socket.sendall(struct.pack(">I", len(packet)) + packet)
         return message_id
 

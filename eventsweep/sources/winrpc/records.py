@@ -14,13 +14,12 @@ strings of unwanted records are never decoded. Pure functions: no network here.
 from __future__ import annotations
 
 import struct
-import time
 from codecs import utf_16_le_decode
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from eventsweep.model import Event, Query, parse_iso
+from eventsweep.model import Event, Query, iso_from_epoch_us, parse_iso
 
 HEADER = struct.Struct("<6I4H6I")
 SIGNATURE = 0x654C664C  # 'LfLe'
@@ -43,7 +42,7 @@ LEVEL_TYPES: dict[str, frozenset[int]] = {
 @lru_cache(maxsize=1 << 16)
 def iso_seconds(seconds: int) -> str:
     """The fixed-width ISO UTC text of a whole POSIX second (cached: logs repeat seconds)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(seconds))
+    return iso_from_epoch_us(seconds * 1_000_000)
 
 
 def sid_text(raw: bytes) -> str:

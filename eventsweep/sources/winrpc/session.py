@@ -49,11 +49,6 @@ def _channel(smb: SMBConnection, timeout: float) -> DceChannel:
     return channel
 
 
-def _socket_of(smb: SMBConnection) -> socket.socket:
-    connection: socket.socket = smb.getSMBServer().get_socket()  # SMB3's NetBIOS session socket
-    return connection
-
-
 def _number(answer: bytes) -> int:
     (value,) = struct.unpack_from("<I", answer, 0)
     return int(value)
@@ -94,9 +89,7 @@ class Session:
         except Exception as exc:
             failures.release_sockets(exc)
             if failures.is_timeout(exc):
-                raise failures.ConnectTimeout(
-                    f"no answer from {address} within {self.timeout:g}s"
-                ) from exc
+                raise failures.ConnectTimeout.after(address, self.timeout) from exc
             raise ConnectError(failures.network_reason(exc, address)) from exc
         self._smb = smb
         if self._aborted.is_set():  # given up on while connecting: nobody else will close it
@@ -187,7 +180,7 @@ class Session:
         if smb is None:
             return
         with contextlib.suppress(Exception):  # the socket may be gone already
-            _socket_of(smb).shutdown(socket.SHUT_RDWR)
+            smb.getSMBServer().get_socket().shutdown(socket.SHUT_RDWR)
 
     def _connection(self) -> SMBConnection:
         if self._smb is None:

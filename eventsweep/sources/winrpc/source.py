@@ -78,9 +78,7 @@ class WinSource:
         except TimeoutError as exc:
             if isinstance(exc, ConnectTimeout):
                 raise
-            raise ConnectTimeout(
-                f"no answer from {self.spec.address} within {self.connect_timeout:g}s"
-            ) from exc
+            raise ConnectTimeout.after(self.spec.address, self.connect_timeout) from exc
         await run_in_thread(session.login)
         await run_in_thread(session.bind)
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 READ_OPNUM = 10
 SEQUENTIAL = 0x0001
 SEEK = 0x0002
-FORWARDS = 0x0004
 BACKWARDS = 0x0008
 MAX_READ = 0x7FFFF  # the largest NumberOfBytesToRead servers accept
 
