@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from random import Random
@@ -65,7 +65,7 @@ def servers(count: int) -> list[Host]:
         name, role = ROLES[number % len(ROLES)]
         if number >= len(ROLES):
             name = f"SRV{number + 1:02}"
-        hosts.append(Host(name, role, f"10.10.0.{10 + number % 240}"))
+        hosts.append(Host(name, role))
     return hosts
 
 
@@ -120,8 +120,7 @@ def _micros(end: str | datetime | None) -> int:
         moment = parse_iso(moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def events_for_size(mix: Mix, host: Host, log: str, size: int, seed: int) -> int:

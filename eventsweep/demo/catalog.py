@@ -81,7 +81,6 @@ class Host:
 
     name: str
     role: str
-    ip: str
 
     @property
     def fqdn(self) -> str:

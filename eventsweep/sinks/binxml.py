@@ -30,10 +30,8 @@ NULL = 0x00
 STRING = 0x01
 UINT8 = 0x04
 UINT16 = 0x06
-UINT32 = 0x08
 INT64 = 0x09
 UINT64 = 0x0A
-REAL64 = 0x0C
 BOOL = 0x0D
 FILETIME = 0x11
 HEXINT64 = 0x15
@@ -49,7 +47,6 @@ _VALUE = 0x05
 _ATTRIBUTE = 0x06
 _MORE_ATTRIBUTES = 0x46
 _NORMAL_SUBSTITUTION = 0x0D
-_OPTIONAL_SUBSTITUTION = 0x0E
 TEMPLATE_INSTANCE = 0x0C
 
 _U32 = struct.Struct("<I")
@@ -69,11 +66,10 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Sub:
-    """A substitution: the record's value number ``index``; optional ones vanish when null."""
+    """A substitution: the record's value number ``index``, of value type ``type``."""
 
     index: int
     type: int
-    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +131,7 @@ class _Fragment:
             encoded = node.text.encode("utf-16-le")
             self.buf += _VALUE_HEAD.pack(_VALUE, STRING, len(encoded) // 2) + encoded
         else:
-            token = _OPTIONAL_SUBSTITUTION if node.optional else _NORMAL_SUBSTITUTION
-            self.buf += _SUBSTITUTION.pack(token, node.index, node.type)
+            self.buf += _SUBSTITUTION.pack(_NORMAL_SUBSTITUTION, node.index, node.type)
 
     def element(self, node: Element) -> None:
         start = len(self.buf)

@@ -31,8 +31,7 @@ class CsvSink:
         self._writer.writerow(FIELDS)
 
     def write(self, event: Event) -> None:
-        row = event.to_dict()
-        self._writer.writerow([neutralise(row[name]) for name in FIELDS])
+        self._writer.writerow([neutralise(value) for value in event.astuple()])
 
     def close(self) -> None:
         self._stream.flush()

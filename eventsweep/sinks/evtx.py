@@ -36,11 +36,10 @@ from eventsweep.sources.evtx_layout import (
     RECORD_HEAD,
     RECORD_MAGIC,
 )
-from eventsweep.sources.evtx_worker import render
 
-# Records stop 24 bytes short of a chunk's end: python-evtx reads a record header past the last
-# record and fails on a chunk full to the byte at the end of a file.
-RECORDS_END = CHUNK_SIZE - 24
+# Records stop a record header short of a chunk's end: python-evtx reads a record header past
+# the last record and fails on a chunk full to the byte at the end of a file.
+RECORDS_END = CHUNK_SIZE - RECORD_HEAD.size
 MAX_RECORD = RECORDS_END - CHUNK_HEADER_SIZE
 FLAG_DIRTY = 1
 
@@ -68,9 +67,7 @@ class Chunk:
         blob = b"".join([data for _, data in values])
         size = _OVERHEAD + 4 * len(values) + len(blob)
         defined = self.tables.templates.get(template.key)
-        if defined is None and at + size + template.largest > RECORDS_END:
-            return False
-        if defined is not None and at + size > RECORDS_END:
+        if at + size + (template.largest if defined is None else 0) > RECORDS_END:
             return False
         inline = b""
         if defined is None:
@@ -106,8 +103,8 @@ class Chunk:
             zlib.crc32(self.buf[CHUNK_HEADER_SIZE : self.used]),
         )
         self.buf[: len(header)] = header
-        self.buf[128:512] = self.tables.header_bytes()
-        checked = self.buf[:120] + self.buf[128:512]
+        self.buf[128:CHUNK_HEADER_SIZE] = self.tables.header_bytes()
+        checked = self.buf[:120] + self.buf[128:CHUNK_HEADER_SIZE]
         _U32.pack_into(self.buf, 124, zlib.crc32(checked))
         return bytes(self.buf)
 
@@ -213,7 +210,7 @@ class EvtxWriter:
     ) -> tuple[Template, list[rec.Value]]:
         names = self._names(tuple(keys))
         data, readback = rec.data_values(list(event.data.values()) if raw is None else raw)
-        with_message = rec.needs_message(event.message, names, readback, render)
+        with_message = rec.needs_message(event.message, names, readback)
         record_id = number if event.record_id is None else event.record_id
         values = rec.system_values(event, record_id, time)
         values.append((STRING, rec.utf16(event.message)) if with_message else (0, b""))

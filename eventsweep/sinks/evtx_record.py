@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable
 from datetime import UTC, date
 from functools import lru_cache
 from typing import Any
@@ -38,10 +37,20 @@ from eventsweep.sinks.binxml import (
     Template,
     Text,
 )
+from eventsweep.sources.evtx_layout import (
+    AUDIT_FAILURE,
+    AUDIT_SUCCESS,
+    CLASSIC,
+    LEVEL_WORDS,
+    render,
+)
 
 NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
-LEVEL_NUMBERS = {"critical": 1, "error": 2, "warning": 3, "info": 4, "verbose": 5}
-AUDIT_KEYWORDS = {"audit_success": 0x8020000000000000, "audit_failure": 0x8010000000000000}
+LEVEL_NUMBERS = {word: number for number, word in LEVEL_WORDS.items()}
+AUDIT_KEYWORDS = {
+    "audit_success": CLASSIC | AUDIT_SUCCESS,
+    "audit_failure": CLASSIC | AUDIT_FAILURE,
+}
 MAX_NAME = 255  # characters of a Data name; longer ones are cut (see map_names)
 CUT_MARK = "…"
 
@@ -57,7 +66,7 @@ _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RESERVED_NAMES = frozenset({"#attributes", "#text"})
 _FILETIME_1601 = date(1601, 1, 1).toordinal()
 # The `evtx` package rejects FILETIMEs past 9999-12-30 22:00 UTC: later times are clamped.
-_MAX_FILETIME = (date(9999, 12, 30).toordinal() - date(1601, 1, 1).toordinal()) * 864_000_000_000
+_MAX_FILETIME = (date(9999, 12, 30).toordinal() - _FILETIME_1601) * 864_000_000_000
 _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 
@@ -244,12 +253,7 @@ _RENDERING = Element(
 )
 
 
-def needs_message(
-    message: str,
-    names: tuple[str, ...],
-    readback: list[Any],
-    render: Callable[[dict[str, Any]], str],
-) -> bool:
+def needs_message(message: str, names: tuple[str, ...], readback: list[Any]) -> bool:
     """True unless a reader rebuilds exactly this message from the data (Name=Value pairs)."""
     if not names:
         return message != ""

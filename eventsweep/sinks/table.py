@@ -84,9 +84,10 @@ class TableSink:
         line = Text()
         if not self._by_target:
             line.append(_cell(plain(event.target), TARGET_WIDTH, False) + "  ", style="cyan")
-        for value, (_, width, right) in zip(cells, COLUMNS, strict=False):
+        for value, (_, width, right) in zip(cells, COLUMNS[:-1], strict=True):
             line.append(_cell(plain(value), width, right) + "  ")
-        line.append(_cell(event.level, 13, False), style=_STYLES.get(event.level, ""))
+        _, width, right = COLUMNS[-1]  # the level, in its colour
+        line.append(_cell(event.level, width, right), style=_STYLES.get(event.level, ""))
         line.append("  " + plain(event.message, 400))
         return line
 

@@ -122,7 +122,7 @@ def _scan(path: str) -> tuple[list[Chunk], int]:
 
 
 def _plan_read(
-    path: str, query: Query, target: str, alone: bool, exact: bool = False
+    path: str, query: Query, target: str, alone: bool, exact: bool
 ) -> tuple[list[list[Chunk]], int, Parsed | None]:
     """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
 

@@ -15,7 +15,9 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 from eventsweep.model import parse_iso
 
@@ -26,10 +28,42 @@ CHUNK_SIZE = 65536
 CHUNK_HEADER_SIZE = 512  # then the records
 RECORD_MAGIC = 0x2A2A
 RECORD_HEAD = struct.Struct("<IIQQ")  # magic, size, record id, FILETIME written
-_FIRST_ID = struct.Struct("<Q")
+_FIRST_RECORD_END = CHUNK_HEADER_SIZE + RECORD_HEAD.size  # a chunk's header and first record's
 # FILETIME of 1990-01-01: write times before that are unset or bogus and tell nothing.
 _SANE_FILETIME = 122_756_256_000_000_000
 SLACK_SECONDS = 3600
+
+# What the reader and the writer agree on besides the layout: System/Level numbers as level
+# words, the Keywords bits of the audit levels, and the message of a record without message
+# text (its data as Name=Value pairs).
+LEVEL_WORDS = {1: "critical", 2: "error", 3: "warning", 4: "info", 5: "verbose"}
+AUDIT_SUCCESS = 0x0020000000000000
+AUDIT_FAILURE = 0x0010000000000000
+CLASSIC = 0x8000000000000000  # the Keywords bit of events logged through the classic API
+
+
+def render(data: dict[str, Any]) -> str:
+    """The message of a record without message text: its data as ``Name=Value`` pairs."""
+    return "; ".join(
+        [
+            f"{name}={value}" if type(value) is str or type(value) is int else _pair(name, value)
+            for name, value in data.items()
+        ]
+    )
+
+
+def _pair(name: str, value: Any) -> str:
+    return f"{name}={_value(value)}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return orjson.dumps(value).decode()
 
 
 class NotEvtx(Exception):
@@ -74,9 +108,9 @@ def chunks(path: str) -> tuple[list[Chunk], int]:
         check_header(os.pread(fd, HEADER_SIZE, 0))
         size = os.fstat(fd).st_size
         for start in range(HEADER_SIZE, size, CHUNK_SIZE):
-            head = os.pread(fd, 536, start)
-            if head[:8] == CHUNK_MAGIC and len(head) == 536:
-                first_id = _FIRST_ID.unpack_from(head, 520)[0]
+            head = os.pread(fd, _FIRST_RECORD_END, start)
+            if head[:8] == CHUNK_MAGIC and len(head) == _FIRST_RECORD_END:
+                first_id = RECORD_HEAD.unpack_from(head, CHUNK_HEADER_SIZE)[2]
                 index = (start - HEADER_SIZE) // CHUNK_SIZE
                 found.append(Chunk(index, first_id))
             elif head.strip(b"\x00") or os.pread(fd, CHUNK_SIZE, start).strip(b"\x00"):

@@ -18,17 +18,23 @@ import orjson
 from evtx import PyEvtxParser
 
 from eventsweep.model import Query, parse_iso
-from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, SLACK_SECONDS, Chunk
+from eventsweep.sources.evtx_layout import (
+    AUDIT_FAILURE,
+    AUDIT_SUCCESS,
+    CHUNK_SIZE,
+    HEADER_SIZE,
+    LEVEL_WORDS,
+    SLACK_SECONDS,
+    Chunk,
+    render,
+)
 
 Encoded = tuple[str, bytes]
 """An event as a worker sends it: its time and its JSON Lines text (one object, newline)."""
-_LEVELS = {1: "critical", 2: "error", 3: "warning", 4: "info", 5: "verbose"}
-_AUDIT_SUCCESS = 0x0020000000000000
-_AUDIT_FAILURE = 0x0010000000000000
 _MAX_ERRORS = 100_000  # a parser that keeps failing in place must not loop forever
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 _loads, _dumps = orjson.loads, orjson.dumps
-_PLAIN = {n: word for n, word in _LEVELS.items() if n != 4}  # levels Keywords can't change
+_PLAIN = {n: word for n, word in LEVEL_WORDS.items() if n != 4}  # levels Keywords can't change
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 
 
@@ -71,9 +77,12 @@ def parse_chunks(
                         continue
                 try:
                     event = normalise(record, target, collected_at)
-                    if event is None or (windowed and not query.in_window(event["time"])):
+                    if event is None:
                         continue
-                    if filtered and not query.accepts(event):
+                    if filtered:  # every filter, the window included
+                        if not query.accepts(event):
+                            continue
+                    elif windowed and not query.in_window(event["time"]):
                         continue
                     line = _dumps(event) + b"\n"  # model.json_line, inlined: the hot loop
                 except (ValueError, TypeError):  # JSON the parser made but orjson refuses
@@ -211,7 +220,7 @@ def _int(node: Any) -> int | None:
 
 
 def _event_id(node: Any) -> int | None:
-    value = node if type(node) is int else _int(node)
+    value = _int(node)
     return value & 0xFFFF if value is not None else None
 
 
@@ -240,11 +249,11 @@ def _level_word(level: Any, keywords: Any) -> str:
     number = _int(level) or 0
     if number in (0, 4):
         bits = _int(keywords) or 0
-        if bits & _AUDIT_FAILURE:
+        if bits & AUDIT_FAILURE:
             return "audit_failure"
-        if bits & _AUDIT_SUCCESS:
+        if bits & AUDIT_SUCCESS:
             return "audit_success"
-    return _LEVELS.get(number, "info")
+    return LEVEL_WORDS.get(number, "info")
 
 
 def _data(event: dict[str, Any]) -> dict[str, Any]:
@@ -267,27 +276,3 @@ def _message(rendering: Any, data: dict[str, Any]) -> str:
     if isinstance(rendering, dict) and rendering.get("Message") is not None:
         return _text(rendering["Message"])
     return render(data)
-
-
-def render(data: dict[str, Any]) -> str:
-    """The message of a record without message text: its data as ``Name=Value`` pairs."""
-    return "; ".join(
-        [
-            f"{name}={value}" if type(value) is str or type(value) is int else _pair(name, value)
-            for name, value in data.items()
-        ]
-    )
-
-
-def _pair(name: str, value: Any) -> str:
-    return f"{name}={_value(value)}"
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return orjson.dumps(value).decode()
