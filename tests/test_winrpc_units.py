@@ -262,6 +262,20 @@ def test_levels(event_type: int, level: str) -> None:
     assert decoder().decode(raw, "").events[0].level == level
 
 
+@pytest.mark.parametrize("levels", [{"info"}, {"error"}, {"info", "error"}])
+def test_level_filter_agrees_with_the_levels_events_get(levels: set[str]) -> None:
+    """An unknown EventType (3 here) is an info event: ``--level info`` keeps it, as the
+    event it becomes would pass the query."""
+    raws = [eventlogrecord(n, T0 + n, event_type=kind) for n, kind in enumerate((3, 1, 4, 0, 7))]
+    everything = decoder().decode(b"".join(reversed(raws)), "").events
+    query = Query(levels=frozenset(levels))
+    kept = decoder(query).decode(b"".join(reversed(raws)), "").events
+    assert [e.record_id for e in kept] == [e.record_id for e in everything if query.matches(e)]
+    assert {e.record_id for e in kept if e.level == "info"} == (
+        {0, 2, 3, 4} if "info" in levels else set()
+    )
+
+
 def test_header_filter_and_final_match() -> None:
     raws = [eventlogrecord(n, T0 + n, event_type=1 if n % 2 else 4, event_id=n) for n in range(9)]
     buffer = b"".join(reversed(raws))

@@ -33,10 +33,11 @@ LEVELS = {
     0x0008: "audit_success",
     0x0010: "audit_failure",
 }
-LEVEL_TYPES: dict[str, frozenset[int]] = {
-    level: frozenset(kind for kind, name in LEVELS.items() if name == level)
-    for level in set(LEVELS.values())
-}
+
+
+def level_of(event_type: int) -> str:
+    """The level of an EventType (an unknown type is info, as Event Viewer shows it)."""
+    return LEVELS.get(event_type, "info")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -64,22 +65,20 @@ def _utf16(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """What the header alone can decide, taken from the query (whole seconds, event types)."""
+    """What the header alone can decide, taken from the query (whole seconds, the levels of
+    event types, event ids)."""
 
     since: float | None = None
     until: float | None = None
-    types: frozenset[int] | None = None
+    levels: frozenset[str] = frozenset()
     event_ids: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def of(cls, query: Query) -> RecordFilter:
-        types = None
-        if query.levels:
-            types = frozenset().union(*(LEVEL_TYPES.get(level, ()) for level in query.levels))
         return cls(
             since=parse_iso(query.since).timestamp() if query.since else None,
             until=parse_iso(query.until).timestamp() if query.until else None,
-            types=types,
+            levels=query.levels,
             event_ids=query.event_ids,
         )
 
@@ -88,7 +87,7 @@ class RecordFilter:
             return False
         if self.until is not None and generated > self.until:
             return False
-        if self.types is not None and event_type not in self.types:
+        if self.levels and level_of(event_type) not in self.levels:
             return False
         code = event_id & 0xFFFF
         return not self.event_ids or any(low <= code <= high for low, high in self.event_ids)
@@ -166,7 +165,7 @@ class Decoder:
             log=self.log,
             record_id=number,
             event_id=raw_id & 0xFFFF,
-            level=LEVELS.get(kind, "info"),
+            level=level_of(kind),
             source=names[0],
             category=category,
             message=MESSAGE_SEPARATOR.join(strings),
