@@ -27,25 +27,26 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 import psutil
 from evtx import PyEvtxParser
 
+from bench._measure import PeakRss
 from eventsweep import concurrency
 from eventsweep.query import build_query
 from eventsweep.sinks import SinkOptions, open_sink, write_all
 from eventsweep.sources import Settings, plan
 from eventsweep.sweep import Sweep, collect
+from tests.testbed import corpus
 
-CORPUS = Path(
-    os.environ.get("EVENTSWEEP_CORPUS", Path(__file__).resolve().parents[2] / "shared/corpus/evtx")
-)
-SYNTHETIC = CORPUS / "synthetic/synthetic_big_security.evtx"
+CORPUS = corpus.CORPUS
+SYNTHETIC = CORPUS / corpus.SYNTHETIC
 HOUR = ("2024-01-17T20:20:00Z", "2024-01-17T21:20:00Z")
 CLI = [sys.executable, "-m", "eventsweep.cli", "sweep"]
 
@@ -164,25 +165,11 @@ def eventsweep_window() -> int:
 def peak_rss(command: list[str]) -> tuple[float, int]:
     """Peak RSS (MiB) of a command and all its children, sampled every 20 ms; and its lines."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    lines = [0]
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for _ in process.stdout:
-            lines[0] += 1
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    root, peak = psutil.Process(process.pid), 0
-    while process.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    reader.join()
-    return peak / 2**20, lines[0]
+    assert process.stdout is not None
+    with process.stdout, PeakRss(process.pid) as rss:
+        lines = sum(1 for _ in process.stdout)
+        process.wait()
+    return rss.peak / 2**20, lines
 
 
 def _row(name: str, values: list[float], unit: str) -> str:

@@ -14,7 +14,6 @@ Run: python bench/bench_evtx_write.py [--rounds N] [--size 1G] [--work DIR]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import resource
@@ -28,17 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from random import Random
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from eventsweep.demo import DAY_US, events, servers
 from eventsweep.demo.catalog import MIXES
 from eventsweep.model import Event
 from eventsweep.query import build_query
 from eventsweep.sinks.evtx import EvtxWriter
-from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
-
-CORPUS = Path(
-    os.environ.get("EVENTSWEEP_CORPUS", Path(__file__).resolve().parents[2] / "shared/corpus/evtx")
-)
+from tests.testbed import run
+from tests.testbed.corpus import real_corpus_files
 
 
 def demo_events(count: int) -> list[Event]:
@@ -48,8 +45,8 @@ def demo_events(count: int) -> list[Event]:
 
 
 def corpus_events(count: int) -> list[Event]:
-    files = [str(path) for path in sorted(CORPUS.rglob("*.evtx")) if "synthetic" not in path.parts]
-    found, _ = asyncio.run(collect(plan(files, Settings()), build_query(since=None)))
+    files = [str(path) for path in real_corpus_files()]
+    found, _ = run.sweep(files, query=build_query(since=None))
     return (found * (count // len(found) + 1))[:count]
 
 

@@ -44,17 +44,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._measure import PeakRss  # noqa: E402
 from eventsweep.model import Query, iso  # noqa: E402
 from eventsweep.sources.journald import Journalctl, build_argv, command_line  # noqa: E402
 from tests.testbed import sshd  # noqa: E402
@@ -191,21 +189,16 @@ def measure(
     process = subprocess.Popen(
         [*prefix, *argv], stdout=out, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
     )
-    peak = [0.0]
-    done = threading.Event()
-    sampler = threading.Thread(target=sample, args=(process.pid, peak, done))
-    sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    time.sleep(0.2)  # sessions still closing on the fleet side
-    fleet = core_busy(FLEET_CPU) - fleet_before
-    done.set()
-    sampler.join()
+    with PeakRss(process.pid) as rss:
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        time.sleep(0.2)  # sessions still closing on the fleet side
+        fleet = core_busy(FLEET_CPU) - fleet_before
     process.returncode = os.waitstatus_to_exitcode(status)
     if stdout:
         out.close()  # type: ignore[union-attr]
     cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, fleet, peak[0] / 2**20, process.returncode
+    return wall, cpu, fleet, rss.peak / 2**20, process.returncode
 
 
 def core_busy(core: str) -> float:
@@ -216,21 +209,6 @@ def core_busy(core: str) -> float:
                 ticks = [int(value) for value in line.split()[1:]]
                 return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
     raise RuntimeError(f"no cpu{core} in /proc/stat")
-
-
-def sample(pid: int, peak: list[float], done: threading.Event) -> None:
-    try:
-        root = psutil.Process(pid)
-    except psutil.Error:
-        return
-    while not done.wait(0.02):
-        total = 0
-        try:
-            for process in [root, *root.children(recursive=True)]:
-                total += process.memory_info().rss
-        except psutil.Error:
-            continue
-        peak[0] = max(peak[0], total)
 
 
 def addresses(prefix: str, hosts: int) -> list[str]:
@@ -429,26 +407,27 @@ def inside(args: argparse.Namespace) -> None:
     hosts = max(args.sizes)
     names = addresses(SMALL, hosts) + addresses(BIG, args.memory_hosts)
     os.sched_setaffinity(0, {int(FLEET_CPU)})  # sshd, its sessions and the relay inherit it
-    fleet = sshd.start(directory / "fleet", names, port=PORT)
-    relay = link_namespaces(srv, cli, args.delay_ms)
     try:
-        make_journals(directory, fleet, hosts, args.memory_hosts)
-        since = iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=8))
-        argv = build_argv(Query(since=since), Journalctl())
-        assert argv is not None
-        bed = Bed(directory, srv, cli, since, command_line(argv), fleet, args.concurrency)
-        print(json.dumps({"command": bed.command, "rtt_ms": rtt(bed)}), flush=True)
-        runs = matrix(args)
-        results: list[Result] = []
-        for round_ in range(args.rounds):
-            shift = round_ % len(args.tools)
-            order = sorted(runs, key=lambda run: rank(run, args.tools, shift))
-            results += [one(bed, *run, round_) for run in order]
-        report(results)
+        with sshd.running(directory / "fleet", names, port=PORT) as fleet:
+            relay = link_namespaces(srv, cli, args.delay_ms)
+            try:
+                make_journals(directory, fleet, hosts, args.memory_hosts)
+                since = iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=8))
+                argv = build_argv(Query(since=since), Journalctl())
+                assert argv is not None
+                bed = Bed(directory, srv, cli, since, command_line(argv), fleet, args.concurrency)
+                print(json.dumps({"command": bed.command, "rtt_ms": rtt(bed)}), flush=True)
+                runs = matrix(args)
+                results: list[Result] = []
+                for round_ in range(args.rounds):
+                    shift = round_ % len(args.tools)
+                    order = sorted(runs, key=lambda run: rank(run, args.tools, shift))
+                    results += [one(bed, *run, round_) for run in order]
+                report(results)
+            finally:
+                relay.terminate()
+                relay.wait()
     finally:
-        relay.terminate()
-        relay.wait()
-        sshd.stop(fleet.processes)
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -22,7 +22,6 @@ Needs root, samba and libtdb1 (see .ci/apt-packages.txt). Run from the repositor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import shutil
@@ -42,11 +41,9 @@ from impacket.smbconnection import SMBConnection
 
 from eventsweep import concurrency
 from eventsweep.model import Query
-from eventsweep.sources import Settings, plan
-from eventsweep.sources.winrpc import WinSource, reader
-from eventsweep.sources.winrpc.session import Session
-from eventsweep.sweep import collect
-from tests.testbed.samba import LogRecord, Samba, instance_root
+from eventsweep.sources.winrpc import reader
+from tests.testbed.run import sweep as run_sweep
+from tests.testbed.samba import LogRecord, Samba, bound_session, instance_root
 
 PASSWORD = "Bench-pw-1"
 READ_SIZE = 0x10000  # impacket loop: 64 KiB reads (samba.md: 64-256 KiB beat the maximum)
@@ -87,12 +84,7 @@ def timed(function: Callable[[], int]) -> tuple[int, float, float]:
 
 
 def eventsweep_reader(samba: Samba) -> Callable[[], int]:
-    (source,) = plan([samba.url()], Settings())
-    assert isinstance(source, WinSource)
-    session = Session(source.spec, source.credentials, 10.0)
-    session.connect()
-    session.login()
-    session.bind()
+    session = bound_session(samba.url())
 
     def run() -> int:
         try:
@@ -180,17 +172,16 @@ def _ratios(theirs: list[float], ours: list[float]) -> list[float]:
     return [their / our for their, our in zip(theirs, ours, strict=True)]
 
 
-async def sweep(servers: list[Samba]) -> tuple[int, list[str]]:
-    sources = plan([samba.url() for samba in servers], Settings())
-    events, outcomes = await collect(sources, Query(), concurrency=64, timeout=600)
+def sweep(servers: list[Samba]) -> tuple[int, list[str]]:
+    events, outcomes = run_sweep([samba.url() for samba in servers], concurrency=64, timeout=600)
     return len(events), [o.status for o in outcomes]
 
 
 def part_two(servers: list[Samba], each: int) -> None:
-    asyncio.run(sweep(servers))  # warm: Samba starts its RPC helpers on first use
+    sweep(servers)  # warm: Samba starts its RPC helpers on first use
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter()
-    total, statuses = asyncio.run(sweep(servers))
+    total, statuses = sweep(servers)
     wall = time.perf_counter() - wall
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -216,7 +207,7 @@ def main() -> None:
         with ThreadPoolExecutor(4) as pool:
             count = options.servers
             servers = list(pool.map(start, [options.records] * count, [started] * count))
-        asyncio.run(sweep(servers[:1]))  # warm the first server
+        sweep(servers[:1])  # warm the first server
         part_one(servers[0], options.rounds, options.records)
         part_two(servers, options.records)
         print(f"\n(load average at the end {os.getloadavg()[0]:.1f})")

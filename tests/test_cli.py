@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,15 +19,20 @@ from eventsweep.model import FIELDS, Event
 from eventsweep.sinks import SinkOptions
 from eventsweep.sinks.csv import CsvSink, neutralise
 from eventsweep.sinks.table import TableSink
+from tests.testbed.corpus import SECURITY, SMALL
 
-SECURITY = "omerbenamram__evtx/samples/security.evtx"
-SMALL = "omerbenamram__evtx/samples/new-user-security.evtx"
+COMMAND = [sys.executable, "-m", "eventsweep.cli"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def run_process(*argv: str, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own (after ``prefix``), its output captured as text."""
+    return subprocess.run([*prefix, *COMMAND, *argv], capture_output=True, text=True, check=False)
 
 
 def test_jsonl_events_have_the_documented_shape(
@@ -134,12 +140,7 @@ def test_unreadable_file_is_an_error(tmp_path: Path, corpus: Path) -> None:
     secret.chmod(0)
     # root reads any file: drop the two capabilities that let it (setpriv, util-linux)
     drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
-    result = subprocess.run(
-        [*drop, sys.executable, "-m", "eventsweep.cli", "sweep", str(secret), "--all"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_process("sweep", str(secret), "--all", prefix=drop)
     assert result.returncode == 1 and result.stdout == ""
     assert "Permission denied" in result.stderr and "Traceback" not in result.stderr
 
@@ -192,13 +193,8 @@ def test_table_shows_markup_and_escapes_as_plain_text() -> None:
 def test_debug_shows_the_cause_only_when_asked(tmp_path: Path) -> None:
     bad = tmp_path / "bad.evtx"
     bad.write_text("hello")
-    command = [sys.executable, "-m", "eventsweep.cli"]
-    quiet = subprocess.run(
-        [*command, "sweep", str(bad)], capture_output=True, text=True, check=False
-    )
-    loud = subprocess.run(
-        [*command, "--debug", "sweep", str(bad)], capture_output=True, text=True, check=False
-    )
+    quiet = run_process("sweep", str(bad))
+    loud = run_process("--debug", "sweep", str(bad))
     assert quiet.returncode == loud.returncode == 1
     assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
     assert "NotEvtx" in loud.stderr
@@ -209,16 +205,7 @@ def test_progress_on_a_terminal_goes_to_stderr_only(corpus: Path) -> None:
 
     master, slave = pty.openpty()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "eventsweep.cli",
-            "sweep",
-            str(corpus),
-            "--all",
-            "--format",
-            "jsonl",
-        ],
+        [*COMMAND, "sweep", str(corpus), "--all", "--format", "jsonl"],
         stdout=subprocess.PIPE,
         stderr=slave,
         check=False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from pathlib import Path
 
@@ -11,17 +10,14 @@ import pytest
 from eventsweep.demo import generate, iso_us, servers
 from eventsweep.model import Event
 from eventsweep.query import build_query
-from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
 from tests import evtx_readback as rb
+from tests.testbed import run
 
 END = "2025-06-01T12:00:00.000000Z"
 
 
 def sweep(target: Path, since: str | None = None) -> list[Event]:
-    events, outcomes = asyncio.run(
-        collect(plan([str(target)], Settings()), build_query(since=since))
-    )
+    events, outcomes = run.sweep([str(target)], query=build_query(since=since))
     assert {outcome.status for outcome in outcomes} == {"ok"}
     return events
 

@@ -127,9 +127,9 @@ def test_a_record_the_json_tools_refuse_is_counted_not_fatal(
     from eventsweep.query import build_query
     from eventsweep.sources import evtx_worker
     from eventsweep.sources.evtx_layout import chunks
-    from tests.conftest import CORPUS
+    from tests.testbed.corpus import CORPUS, SYNTHETIC
 
-    path = str(CORPUS / "synthetic/synthetic_big_security.evtx")
+    path = str(CORPUS / SYNTHETIC)
     group = chunks(path)[0][:1]
     everything, errors, seen, _ = evtx_worker.parse_chunks(
         path, group, build_query(since=None), "t", "n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -15,15 +14,15 @@ from evtx import PyEvtxParser
 
 from eventsweep.model import Event, Outcome, iso_from_epoch, parse_iso
 from eventsweep.query import build_query
-from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
+from eventsweep.sources import Settings
 from tests import evtx_reference
-from tests.conftest import CORPUS, corpus_files
+from tests.testbed import run
+from tests.testbed.corpus import SECURITY, SMALL, SYNTHETIC, corpus_files
 
 
 def sweep(targets: list[str], **query: object) -> tuple[list[Event], list[Outcome]]:
     options = {"since": None} | query
-    return asyncio.run(collect(plan(targets, Settings()), build_query(**options)))  # type: ignore[arg-type]
+    return run.sweep(targets, query=build_query(**options))  # type: ignore[arg-type]
 
 
 def _windows(times: list[str], count: int, seed: int) -> list[tuple[str, str]]:
@@ -86,7 +85,7 @@ def test_full_sweep_of_corpus_matches_record_counts(corpus: Path) -> None:
 
 
 def test_newest_first_and_limit(corpus: Path) -> None:
-    path = corpus / "omerbenamram__evtx/samples/security.evtx"
+    path = corpus / SECURITY
     events, _ = sweep([str(path)])
     ids = [e.record_id for e in events]
     assert ids == sorted(ids, reverse=True)
@@ -95,7 +94,7 @@ def test_newest_first_and_limit(corpus: Path) -> None:
 
 
 def test_filters_apply(corpus: Path) -> None:
-    path = str(corpus / "omerbenamram__evtx/samples/security.evtx")
+    path = str(corpus / SECURITY)
     everything, _ = sweep([path])
     picked, _ = sweep([path], event_ids=["4624-4625"], levels=["audit_success"], grep="Logon")
     expected = [
@@ -107,7 +106,7 @@ def test_filters_apply(corpus: Path) -> None:
 
 
 def test_message_renders_named_data(corpus: Path) -> None:
-    events, _ = sweep([str(corpus / "omerbenamram__evtx/samples/security.evtx")], limit=50)
+    events, _ = sweep([str(corpus / SECURITY)], limit=50)
     named = [e for e in events if e.data]
     assert named
     for event in named:
@@ -118,7 +117,7 @@ def test_message_renders_named_data(corpus: Path) -> None:
 def test_window_reads_only_needed_chunks(corpus: Path) -> None:
     from eventsweep.sources.evtx_layout import chunks, select
 
-    path = str(corpus / "synthetic/synthetic_big_security.evtx")
+    path = str(corpus / SYNTHETIC)
     selected = list(select(path, "2024-01-17T20:20:00.000000Z", "2024-01-17T21:20:00.000000Z"))
     assert 0 < len(selected) <= 12 < len(chunks(path)[0])
 
@@ -129,7 +128,7 @@ def test_window_reads_only_needed_chunks(corpus: Path) -> None:
 @pytest.fixture
 def damaged(tmp_path: Path, corpus: Path) -> Path:
     """A directory of good, truncated, bit-flipped and non-EVTX files, made here."""
-    good = corpus / "omerbenamram__evtx/samples/security.evtx"
+    good = corpus / SECURITY
     shutil.copy(good, tmp_path / "good.evtx")
     data = good.read_bytes()
     (tmp_path / "truncated.evtx").write_bytes(data[: 4096 + 65536 * 10 + 30000])
@@ -174,7 +173,7 @@ def test_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
 
 
 def test_empty_glob_and_missing_path_are_target_errors(tmp_path: Path, corpus: Path) -> None:
-    good = str(corpus / "omerbenamram__evtx/samples/new-user-security.evtx")
+    good = str(corpus / SMALL)
     events, outcomes = sweep([str(tmp_path / "*.evtx"), str(tmp_path / "nope.evtx"), good])
     assert [o.status for o in outcomes] == ["error", "error", "ok"]
     assert outcomes[0].error == f"open: no .evtx file matches {tmp_path}/*.evtx"
@@ -183,7 +182,7 @@ def test_empty_glob_and_missing_path_are_target_errors(tmp_path: Path, corpus: P
 
 
 def test_collected_at_is_set_and_recent(corpus: Path) -> None:
-    events, _ = sweep([str(corpus / "omerbenamram__evtx/samples/new-user-security.evtx")])
+    events, _ = sweep([str(corpus / SMALL)])
     assert all(e.collected_at > iso_from_epoch(0) for e in events)
 
 
@@ -207,9 +206,17 @@ def _hours(later: str, earlier: str) -> float:
     return (parse_iso(later[:19] + "Z") - parse_iso(earlier[:19] + "Z")).total_seconds() / 3600
 
 
-def test_exact_finds_records_written_long_after_their_creation() -> None:
-    path = next(CORPUS.rglob("ID1151-Defender health status.evtx"))
-    late = _late_records(path)
+@pytest.fixture(scope="module")
+def defender(corpus: Path) -> tuple[Path, list[evtx_reference.Reference]]:
+    """The corpus's Defender log, and its records written over an hour after their creation."""
+    path = next(corpus.rglob("ID1151-Defender health status.evtx"))
+    return path, _late_records(path)
+
+
+def test_exact_finds_records_written_long_after_their_creation(
+    defender: tuple[Path, list[evtx_reference.Reference]],
+) -> None:
+    path, late = defender
     assert len(late) > 10
     missed = 0
     for record in late:
@@ -217,23 +224,21 @@ def test_exact_finds_records_written_long_after_their_creation() -> None:
             "since": record.time[:19] + "Z",
             "until": record.time[:19] + ".999999Z",
         }
-        exact, _ = asyncio.run(
-            collect(plan([str(path)], Settings(exact=True)), build_query(**window))
-        )
+        exact, _ = run.sweep([str(path)], Settings(exact=True), build_query(**window))
         assert record.record_id in {e.record_id for e in exact}
         fast, _ = sweep([str(path)], **window)
         missed += record.record_id not in {e.record_id for e in fast}
     assert missed  # the default, reading chunks by write time, does miss some: hence --exact
 
 
-def test_a_window_that_reads_late_written_records_says_so() -> None:
-    path = next(CORPUS.rglob("ID1151-Defender health status.evtx"))
-    late = _late_records(path)[0]
+def test_a_window_that_reads_late_written_records_says_so(
+    defender: tuple[Path, list[evtx_reference.Reference]],
+) -> None:
+    path, late_records = defender
+    late = late_records[0]
     written_hour = _written(path)[late.record_id][:13]
     window: dict[str, Any] = {"since": f"{written_hour}:00:00Z", "until": f"{written_hour}:59:59Z"}
     _, outcomes = sweep([str(path)], **window)
     assert outcomes[0].status == "ok" and any("--exact" in note for note in outcomes[0].notes)
-    _, outcomes = asyncio.run(
-        collect(plan([str(path)], Settings(exact=True)), build_query(**window))
-    )
+    _, outcomes = run.sweep([str(path)], Settings(exact=True), build_query(**window))
     assert not outcomes[0].notes

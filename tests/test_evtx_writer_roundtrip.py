@@ -7,7 +7,6 @@ Documented losses (README, "Writing .evtx"): ``target`` becomes the written file
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,14 @@ import orjson
 from eventsweep.model import Event
 from eventsweep.query import build_query
 from eventsweep.sinks.evtx import EvtxWriter
-from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
 from tests import evtx_readback as rb
-from tests.conftest import corpus_files
+from tests.testbed import run
+from tests.testbed.corpus import real_corpus_files
 
 
 def sweep(targets: list[str], strict: bool = True) -> list[Event]:
     """Every event of the targets; with ``strict``, every target must end ``ok``."""
-    events, outcomes = asyncio.run(collect(plan(targets, Settings()), build_query(since=None)))
+    events, outcomes = run.sweep(targets, query=build_query(since=None))
     assert not strict or all(outcome.status == "ok" for outcome in outcomes), outcomes
     return events
 
@@ -60,7 +58,7 @@ def small(event: Event) -> bool:
 
 
 def test_corpus_sweep_survives_a_round_trip(tmp_path: Path) -> None:
-    files = [str(path) for path in corpus_files() if "synthetic" not in path.parts]
+    files = [str(path) for path in real_corpus_files()]
     events = [event for event in sweep(files, strict=False) if small(event)]  # damaged ones too
     assert len(events) > 20_000
     path = tmp_path / "corpus.evtx"
@@ -121,5 +119,5 @@ def test_a_sweep_written_as_evtx_answers_windows_like_its_sources(tmp_path: Path
     for since in ("1h", "8h", "30h"):
         query = build_query(since=since)
         want = sorted(as_written(event) for event in events if query.matches(event))
-        found, _ = asyncio.run(collect(plan([str(path)], Settings()), query))
+        found, _ = run.sweep([str(path)], query=query)
         assert sorted(map(as_written, found)) == want and want

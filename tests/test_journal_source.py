@@ -14,7 +14,7 @@ from eventsweep.query import build_query
 from eventsweep.sources import Settings, plan
 from eventsweep.sources.journal import JournalSource
 from eventsweep.sources.journald import Journalctl
-from eventsweep.sweep import collect
+from tests.testbed import run
 from tests.testbed.journals import Entry, make_journal
 
 T0 = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z
@@ -40,17 +40,11 @@ def journal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def read(target: str, query: Query) -> tuple[list[Event], list[Outcome]]:
-    sources = plan([target], Settings())
-    return asyncio.run(collect(sources, query, timeout=30.0))
+    return run.sweep([target], query=query, timeout=30.0)
 
 
 def messages(events: list[Event]) -> list[str]:
     return [event.message for event in events]
-
-
-def expected_message(entry: Entry) -> str:
-    raw = entry.message
-    return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
 
 
 def test_every_entry_comes_back_as_written_newest_first(journal_dir: Path) -> None:
@@ -58,7 +52,7 @@ def test_every_entry_comes_back_as_written_newest_first(journal_dir: Path) -> No
     events, outcomes = read(target, Query())
     assert [outcome.status for outcome in outcomes] == ["ok"]
     newest_first = sorted(ENTRIES, key=lambda entry: -entry.time_us)
-    assert messages(events) == [expected_message(entry) for entry in newest_first]
+    assert messages(events) == [entry.text for entry in newest_first]
     for event, entry in zip(events, newest_first, strict=True):
         assert event.time == iso_from_epoch_us(entry.time_us)
         assert (event.target, event.log, event.event_id) == (target, "journal", None)

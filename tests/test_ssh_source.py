@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -16,10 +15,10 @@ import pytest
 
 from eventsweep.model import Event, Outcome, Query, iso_from_epoch_us
 from eventsweep.query import build_query
-from eventsweep.sources import Settings, plan
-from eventsweep.sweep import collect
-from tests.testbed import sshd
+from eventsweep.sources import Settings
+from tests.testbed import run, sshd
 from tests.testbed.journals import Entry, make_journal
+from tests.testbed.net import free_port, silent_listener
 
 T0 = 1_700_000_000_000_000
 WEB = "127.0.0.2"  # a journal of its own
@@ -78,17 +77,11 @@ def markers(tmp_path_factory: pytest.TempPathFactory, fleet: sshd.Fleet) -> Path
 def sweep(
     targets: list[str], settings: Settings, query: Query | None = None, timeout: float = 30.0
 ) -> tuple[list[Event], list[Outcome]]:
-    sources = plan(targets, settings)
-    return asyncio.run(collect(sources, query or Query(), timeout=timeout))
+    return run.sweep(targets, settings, query, timeout=timeout)
 
 
 def errors(outcomes: list[Outcome]) -> list[str | None]:
     return [outcome.error for outcome in outcomes]
-
-
-def text_of(entry: Entry) -> str:
-    raw = entry.message
-    return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
 
 
 def test_entries_come_back_as_written(fleet: sshd.Fleet) -> None:
@@ -97,7 +90,7 @@ def test_entries_come_back_as_written(fleet: sshd.Fleet) -> None:
     assert [o.status for o in outcomes] == ["ok", "ok"]
     web = [event for event in events if event.target == targets[0]]
     newest_first = sorted(WEB_ENTRIES, key=lambda entry: -entry.time_us)
-    assert [event.message for event in web] == [text_of(entry) for entry in newest_first]
+    assert [event.message for event in web] == [entry.text for entry in newest_first]
     assert [event.time for event in web] == [iso_from_epoch_us(e.time_us) for e in newest_first]
     assert [event.level for event in web] == [
         "verbose", "critical", "error", "warning", "info", "info", "info"]  # fmt: skip
@@ -171,7 +164,7 @@ def test_sudo_runs_journalctl_through_sudo(fleet: sshd.Fleet) -> None:
     target = fleet.target(WEB, f"sudo=1&journalctl={fleet.wrapper}")
     events, outcomes = sweep([target], fleet.settings())
     assert outcomes[0].status == "ok"
-    assert [event.message for event in events] == [text_of(entry) for entry in WEB_ENTRIES[1::-1]]
+    assert [event.message for event in events] == [entry.text for entry in WEB_ENTRIES[1::-1]]
 
 
 def test_journalctl_failures(fleet: sshd.Fleet) -> None:
@@ -186,8 +179,8 @@ def test_journalctl_failures(fleet: sshd.Fleet) -> None:
 
 
 def test_connection_failures(fleet: sshd.Fleet, tmp_path: Path) -> None:
-    closed = sshd.free_port()
-    silent = sshd.silent_listener()
+    closed = free_port()
+    silent = silent_listener()
     port = silent.getsockname()[1]
     with silent:
         targets = [f"ssh://root@127.0.0.1:{closed}", f"ssh://root@127.0.0.1:{port}"]
@@ -213,7 +206,7 @@ def test_a_host_the_config_routes_is_reached_as_it_says(fleet: sshd.Fleet, tmp_p
     settings = fleet.settings(ssh_config=str(config), known_hosts=str(known))
     events, outcomes = sweep(["ssh://root@web", "ssh://root@unknown-host.invalid"], settings)
     assert outcomes[0].status == "ok", outcomes[0].error
-    assert sorted(e.message for e in events) == sorted(text_of(e) for e in WEB_ENTRIES)
+    assert sorted(e.message for e in events) == sorted(e.text for e in WEB_ENTRIES)
     assert errors(outcomes)[1] == "connect: host name not found: unknown-host.invalid"
 
 
@@ -337,7 +330,7 @@ def test_changed_host_key_is_refused_even_when_accepting(fleet: sshd.Fleet, tmp_
 
 
 def test_a_query_no_journal_entry_can_match_needs_no_connection() -> None:
-    closed = sshd.free_port()
+    closed = free_port()
     query = build_query(since=None, event_ids=["4624"])
     events, outcomes = sweep([f"ssh://127.0.0.1:{closed}"], Settings(), query)
     assert (events, outcomes[0].status) == ([], "ok")

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from eventsweep.errors import ConnectError, ReadError
-from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, iso_from_epoch
+from eventsweep.model import EncodedEvent, Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sinks import SinkOptions
 from eventsweep.sinks.jsonl import JsonlSink
 from eventsweep.spool import Budget, Spool
@@ -58,7 +58,7 @@ class Fake:
             raise self.fail
 
 
-def run(*sources: Fake, **options: object) -> tuple[list[Event], list[object]]:
+def run(*sources: Fake, **options: object) -> tuple[list[Event], list[Outcome]]:
     return asyncio.run(collect(list(sources), Query(), **options))  # type: ignore[arg-type]
 
 
@@ -70,8 +70,8 @@ def test_every_target_gets_one_outcome_and_failures_stay_local() -> None:
         Fake("bug", fail=ValueError("boom\nsecond line")),
         Fake("damaged", (5,), warnings=3),
     )
-    by_target = {o.target: o for o in outcomes}  # type: ignore[attr-defined]
-    assert [o.target for o in outcomes] == ["ok", "refused", "gone", "bug", "damaged"]  # type: ignore[attr-defined]
+    by_target = {o.target: o for o in outcomes}
+    assert [o.target for o in outcomes] == ["ok", "refused", "gone", "bug", "damaged"]
     assert by_target["ok"].status == "ok" and by_target["ok"].events == 3
     assert by_target["refused"].status == "error"
     assert by_target["refused"].error == "connect: connection refused"
@@ -88,9 +88,9 @@ def test_hung_target_times_out_keeps_events_and_does_not_delay_others() -> None:
     )
     assert time.monotonic() - started < 3
     hung, fast = outcomes
-    assert hung.status == "timeout" and hung.events == 2  # type: ignore[attr-defined]
-    assert "0.5s" in hung.error  # type: ignore[attr-defined]
-    assert fast.status == "ok"  # type: ignore[attr-defined]
+    assert hung.status == "timeout" and hung.events == 2
+    assert "0.5s" in hung.error  # type: ignore[operator]
+    assert fast.status == "ok"
     assert len(events) == 3
 
 
@@ -276,8 +276,6 @@ def test_a_sweep_left_early_releases_its_spilled_spools() -> None:
 
 
 def test_outcome_line_shows_the_error_or_else_the_first_note() -> None:
-    from eventsweep.model import Outcome
-
     noted = Outcome("t", "partial", 3, 0.5, warnings=2, notes=("2 damaged", "other"))
     assert noted.line().endswith("warnings=2  2 damaged (+1 more)")
     failed = Outcome("t", "error", 0, 0.1, error="open: nope", notes=("x",))

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +26,10 @@ from impacket.ntlm import compute_nthash
 from eventsweep.errors import AuthError, ConnectError, OpenError
 from eventsweep.model import Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sources import Settings, Source, plan
-from eventsweep.sources.winrpc import WinSource
-from eventsweep.sources.winrpc.session import Session
 from eventsweep.sweep import collect
-from tests.testbed.samba import LogRecord, Samba, instance_root
+from tests.testbed import run
+from tests.testbed.net import free_port, silent_listener
+from tests.testbed.samba import LogRecord, Samba, bound_session, instance_root
 
 PASSWORD = "Root-pw-1"
 NOBODY_PASSWORD = "Nobody-pw-2"
@@ -189,13 +188,8 @@ def test_default_session_is_encrypted(servers: list[Server]) -> None:
 
 def _protection(url: str) -> str:
     """How a session to ``url`` protects its messages, once bound."""
-    (source,) = sources(url)
-    assert isinstance(source, WinSource)
-    session = Session(source.spec, source.credentials, 10.0)
+    session = bound_session(url)
     try:
-        session.connect()
-        session.login()
-        session.bind()
         return session.protection
     finally:
         session.close()
@@ -204,7 +198,7 @@ def _protection(url: str) -> str:
 def test_three_servers_side_by_side(servers: list[Server]) -> None:
     query = window(since=NOW - 7200)
     targets = [server.url() for server in servers]
-    events, outcomes = asyncio.run(collect(sources(*targets), query))
+    events, outcomes = run.sweep(targets, query=query)
     assert [(o.target, o.status, o.events) for o in outcomes] == [
         (server.url(), "ok", len(server.expect(query))) for server in servers
     ]
@@ -244,12 +238,12 @@ def test_log_flag_reads_those_logs_merged(servers: list[Server]) -> None:
 
 
 def test_empty_log(servers: list[Server]) -> None:
-    events, outcomes = asyncio.run(collect(sources(servers[0].url("Empty")), Query()))
+    events, outcomes = run.sweep([servers[0].url("Empty")])
     assert events == [] and outcomes[0].status == "ok"
 
 
 def one_outcome(target: str, timeout: float = 5.0) -> Outcome:
-    _, outcomes = asyncio.run(collect(sources(target, timeout=timeout), Query()))
+    _, outcomes = run.sweep([target], Settings(connect_timeout=timeout))
     (outcome,) = outcomes
     assert outcome.error is not None and "\n" not in outcome.error
     assert PASSWORD not in outcome.line() and NOBODY_PASSWORD not in outcome.line()
@@ -274,7 +268,7 @@ def test_credentials_file(
     creds.chmod(0o600)
     target = f"win://127.0.0.1:{servers[1].samba.port}/System"  # the user comes from the file
     settings = Settings(connect_timeout=10, credentials_file=str(creds))
-    events, outcomes = asyncio.run(collect(plan([target], settings), window(since=NOW - 3600)))
+    events, outcomes = run.sweep([target], settings, window(since=NOW - 3600))
     assert outcomes[0].status == "ok"
     assert [shape(e) for e in events] == servers[1].expect(window(since=NOW - 3600), target)
 
@@ -301,12 +295,6 @@ def test_access_denied(servers: list[Server], monkeypatch: pytest.MonkeyPatch) -
     assert len(readable) == 50
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_closed_port() -> None:
     target = f"win://root@127.0.0.1:{free_port()}/System"
     with pytest.raises(ConnectError, match="connection refused"):
@@ -320,9 +308,7 @@ def test_name_not_found() -> None:
 
 
 def test_silent_listener_times_out_in_time() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)  # accepts TCP (the kernel does), never answers SMB
+    with silent_listener() as listener:  # accepts TCP (the kernel does), never answers SMB
         target = f"win://root@127.0.0.1:{listener.getsockname()[1]}/System"
         started = time.monotonic()
         outcome = one_outcome(target, timeout=1.0)
@@ -414,10 +400,7 @@ def test_signed_sessions(options: dict[str, str], protection: str) -> None:
     finally:
         samba.stop()
         shutil.rmtree(samba.root, ignore_errors=True)
-    pairs = zip(numbers, written, strict=True)
-    assert [shape(e) for e in events] == [expected(r, n, samba.url(), "System") for n, r in pairs][
-        ::-1
-    ]
+    assert [shape(e) for e in events] == Server(samba, written, numbers).expect(Query())
 
 
 def test_cli_sweep(servers: list[Server], capfd: pytest.CaptureFixture[str]) -> None:

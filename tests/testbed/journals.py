@@ -33,6 +33,12 @@ class Entry:
     comm: str | None = None
     extra: dict[str, str | bytes] = field(default_factory=dict)
 
+    @property
+    def text(self) -> str:
+        """The message as a reader gets it back: bytes decoded as UTF-8, errors replaced."""
+        raw = self.message
+        return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+
     def fields(self) -> list[tuple[str, str | bytes]]:
         pairs: list[tuple[str, str | bytes]] = [
             ("__REALTIME_TIMESTAMP", str(self.time_us)),

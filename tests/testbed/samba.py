@@ -46,10 +46,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventsweep.sources import Settings, plan
+from eventsweep.sources.winrpc import WinSource
+from eventsweep.sources.winrpc.session import Session
+from tests.testbed.net import free_port
+
 LIBEXEC = Path("/usr/libexec/samba")
 LOGS = ("Application", "System", "Security")
-EVENT_TYPES = {"success": 0, "error": 1, "warning": 2, "info": 4, "audit_success": 8,
-               "audit_failure": 16}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,22 +190,16 @@ def append_records(path: Path, records: Sequence[LogRecord], mode: int = 0o644) 
     return list(range(first, first + len(records)))
 
 
-def instance_root(prefix: str = "eventsweep-samba-") -> Path:
+def instance_root() -> Path:
     """A fresh directory for an instance that other users can traverse (mode 0755).
 
     Samba checks a non-root user's access to a log against the mode of its tdb, which needs a
     path that user can reach: pytest's private temporary directories (0700) are not.
     The caller removes it (``shutil.rmtree``).
     """
-    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root = Path(tempfile.mkdtemp(prefix="eventsweep-samba-"))
     root.chmod(0o755)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 _taken_ranges: set[int] = set()
@@ -242,8 +239,8 @@ class Samba:
     def conf(self) -> Path:
         return self.root / "smb.conf"
 
-    def url(self, log: str = "System", user: str = "root", host: str = "127.0.0.1") -> str:
-        return f"win://{user}@{host}:{self.port}/{log}"
+    def url(self, log: str = "System", user: str = "root") -> str:
+        return f"win://{user}@127.0.0.1:{self.port}/{log}"
 
     def tdb(self, log: str) -> Path:
         return self.root / "state" / "eventlog" / f"{log.lower()}.tdb"
@@ -252,14 +249,14 @@ class Samba:
         self.tdb(log).parent.mkdir(parents=True, exist_ok=True)
         return append_records(self.tdb(log), records, mode)
 
-    def start(self, timeout: float = 20.0) -> Samba:
+    def start(self) -> Samba:
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self._configure()
         _run([str(LIBEXEC / "samba-dcerpcd"), "-D", "-s", str(self.conf),
               str(LIBEXEC / "rpcd_classic"), str(LIBEXEC / "rpcd_winreg")])  # fmt: skip
         _run(["smbd", "-D", "-s", str(self.conf)])
-        self._wait_ready(time.monotonic() + timeout)
+        self._wait_ready(time.monotonic() + 20.0)
         return self
 
     def kill_smbd(self) -> None:
@@ -297,6 +294,22 @@ class Samba:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"samba in {self.root} did not start (see {self.root}/log)")
+
+
+def bound_session(url: str, timeout: float = 10.0) -> Session:
+    """A session to a win:// target, connected, logged on and bound to the eventlog pipe (as
+    the source opens one); the caller closes it."""
+    (source,) = plan([url], Settings(connect_timeout=timeout))
+    assert isinstance(source, WinSource)
+    session = Session(source.spec, source.credentials, timeout)
+    try:
+        session.connect()
+        session.login()
+        session.bind()
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 _SMB_CONF = """\

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eventsweep.sources import Settings
+from tests.testbed.net import free_port
 
 SSHD = "/usr/sbin/sshd"
 PER_SSHD = 16  # ListenAddress lines one sshd accepts
@@ -92,12 +93,6 @@ def keygen(path: Path) -> str:
         capture_output=True,
     )
     return path.with_suffix(".pub").read_text().strip()
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
 
 
 def sshd_config(
@@ -204,17 +199,16 @@ def stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def running(directory: Path, addresses: Sequence[str], **options: object) -> Iterator[Fleet]:
-    fleet = start(directory, addresses, **options)  # type: ignore[arg-type]
+def running(
+    directory: Path,
+    addresses: Sequence[str],
+    *,
+    no_journalctl: Sequence[str] = (),
+    port: int | None = None,
+) -> Iterator[Fleet]:
+    """:func:`start`, then :func:`stop` when the block ends."""
+    fleet = start(directory, addresses, no_journalctl=no_journalctl, port=port)
     try:
         yield fleet
     finally:
         stop(fleet.processes)
-
-
-def silent_listener(address: str = "127.0.0.1") -> socket.socket:
-    """A port that accepts TCP connections and never says a word (a hung host)."""
-    sock = socket.socket()
-    sock.bind((address, 0))
-    sock.listen(16)
-    return sock
