@@ -93,6 +93,12 @@ def test_newest_first_and_limit(corpus: Path) -> None:
     assert [e.record_id for e in limited] == ids[:5] and outcomes[0].events == 5
 
 
+@pytest.mark.parametrize("scheme", ["", "evtx:", "EVTX:", "Evtx:"])
+def test_the_optional_scheme_in_any_case(corpus: Path, scheme: str) -> None:
+    events, outcomes = run.sweep([scheme + str(corpus / SMALL)], query=build_query(since=None))
+    assert [o.status for o in outcomes] == ["ok"] and len(events) == 4
+
+
 def test_filters_apply(corpus: Path) -> None:
     path = str(corpus / SECURITY)
     everything, _ = sweep([path])

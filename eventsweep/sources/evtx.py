@@ -73,9 +73,12 @@ class MissingSource:
         yield  # pragma: no cover - makes this an async generator
 
 
+SCHEME = "evtx:"  # optional before a path; any case, as every scheme
+
+
 def plan(text: str, settings: Settings) -> Sequence[Source]:
     """A file, a directory (every .evtx below it) or a glob, as sources, sorted by path."""
-    path = text.removeprefix("evtx:")
+    path = text[len(SCHEME) :] if text[: len(SCHEME)].lower() == SCHEME else text
     exact = settings.exact
     if os.path.isdir(path):
         found = _each(_below(path), exact)
