@@ -213,15 +213,25 @@ def query_of(arguments: argparse.Namespace) -> Query:
 
 
 def settings_of(arguments: argparse.Namespace) -> Settings:
-    return Settings(
-        connect_timeout=arguments.connect_timeout,
-        accept_unknown_hosts=arguments.accept_unknown_hosts,
-        known_hosts=arguments.known_hosts,
-        ssh_config=arguments.ssh_config,
-        credentials_file=arguments.credentials,
-        kerberos=arguments.kerberos,
-        interactive=sys.stdin.isatty(),
-        exact=arguments.exact,
+    """Each source's own options, from the flags that concern it."""
+    from eventsweep.sources.evtx import EvtxOptions
+    from eventsweep.sources.ssh import SshOptions
+    from eventsweep.sources.winrpc.options import WinOptions
+
+    return Settings.of(
+        evtx=EvtxOptions(exact=arguments.exact),
+        ssh=SshOptions(
+            connect_timeout=arguments.connect_timeout,
+            accept_unknown_hosts=arguments.accept_unknown_hosts,
+            known_hosts=arguments.known_hosts,
+            ssh_config=arguments.ssh_config,
+        ),
+        win=WinOptions(
+            connect_timeout=arguments.connect_timeout,
+            credentials_file=arguments.credentials,
+            kerberos=arguments.kerberos,
+            interactive=sys.stdin.isatty(),
+        ),
     )
 
 

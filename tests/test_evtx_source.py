@@ -15,9 +15,12 @@ from evtx import PyEvtxParser
 from eventsweep.model import Event, Outcome, iso_from_epoch, parse_iso
 from eventsweep.query import build_query
 from eventsweep.sources import Settings
+from eventsweep.sources.evtx import EvtxOptions
 from tests import evtx_reference
 from tests.testbed import run
 from tests.testbed.corpus import SECURITY, SMALL, SYNTHETIC, corpus_files
+
+EXACT = Settings.of(evtx=EvtxOptions(exact=True))
 
 
 def sweep(targets: list[str], **query: object) -> tuple[list[Event], list[Outcome]]:
@@ -230,7 +233,9 @@ def test_exact_finds_records_written_long_after_their_creation(
             "since": record.time[:19] + "Z",
             "until": record.time[:19] + ".999999Z",
         }
-        exact, _ = run.sweep([str(path)], Settings(exact=True), build_query(**window))
+        exact, _ = run.sweep(
+            [str(path)], Settings.of(evtx=EvtxOptions(exact=True)), build_query(**window)
+        )
         assert record.record_id in {e.record_id for e in exact}
         fast, _ = sweep([str(path)], **window)
         missed += record.record_id not in {e.record_id for e in fast}
@@ -246,5 +251,7 @@ def test_a_window_that_reads_late_written_records_says_so(
     window: dict[str, Any] = {"since": f"{written_hour}:00:00Z", "until": f"{written_hour}:59:59Z"}
     _, outcomes = sweep([str(path)], **window)
     assert outcomes[0].status == "ok" and any("--exact" in note for note in outcomes[0].notes)
-    _, outcomes = run.sweep([str(path)], Settings(exact=True), build_query(**window))
+    _, outcomes = run.sweep(
+        [str(path)], Settings.of(evtx=EvtxOptions(exact=True)), build_query(**window)
+    )
     assert not outcomes[0].notes

@@ -7,7 +7,6 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
@@ -311,7 +310,8 @@ def test_unknown_host_key_is_refused_unless_accepted(fleet: sshd.Fleet, tmp_path
         f"auth: host key unknown: {WEB} is not in known_hosts "
         "(add its key, or pass --accept-unknown-hosts)"
     ]
-    events, outcomes = sweep([fleet.target(WEB)], replace(settings, accept_unknown_hosts=True))
+    accepting = fleet.settings(known_hosts=str(empty), accept_unknown_hosts=True)
+    events, outcomes = sweep([fleet.target(WEB)], accepting)
     assert outcomes[0].status == "ok" and len(events) == len(WEB_ENTRIES)
     assert empty.read_text() == ""  # accepted for this sweep, never saved
 

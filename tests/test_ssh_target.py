@@ -12,7 +12,7 @@ import pytest
 from eventsweep.errors import UsageError
 from eventsweep.sources import Settings, plan
 from eventsweep.sources.journald import Journalctl
-from eventsweep.sources.ssh import Remote, SshSource, parse_target, routed_by_config
+from eventsweep.sources.ssh import Remote, SshOptions, SshSource, parse_target, routed_by_config
 
 
 @pytest.mark.parametrize(
@@ -61,9 +61,9 @@ def test_plan_keeps_the_text_and_checks_files(tmp_path: object) -> None:
     (source,) = plan(["ssh://root@web01:2222?sudo=1"], Settings())
     assert isinstance(source, SshSource) and source.target == "ssh://root@web01:2222?sudo=1"
     with pytest.raises(UsageError, match="--known-hosts"):
-        plan(["ssh://h"], Settings(known_hosts=f"{tmp_path}/absent"))
+        plan(["ssh://h"], Settings.of(ssh=SshOptions(known_hosts=f"{tmp_path}/absent")))
     with pytest.raises(UsageError, match="--ssh-config"):
-        plan(["ssh://h"], Settings(ssh_config=f"{tmp_path}/absent"))
+        plan(["ssh://h"], Settings.of(ssh=SshOptions(ssh_config=f"{tmp_path}/absent")))
 
 
 ROUTED = [  # (config, host, whether asyncssh must connect itself)
@@ -90,17 +90,17 @@ def test_whether_the_ssh_config_routes_a_host(
 ) -> None:
     path = tmp_path / "ssh_config"
     path.write_text(config)
-    assert routed_by_config(host, Settings(ssh_config=str(path))) is routed
+    assert routed_by_config(host, SshOptions(ssh_config=str(path))) is routed
 
 
 def test_without_an_ssh_config_every_host_is_direct(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert routed_by_config("web01", Settings()) is False
+    assert routed_by_config("web01", SshOptions()) is False
     (tmp_path / ".ssh").mkdir()
     (tmp_path / ".ssh" / "config").write_text("Host web01\n  HostName 10.0.0.5\n")
-    assert routed_by_config("web01", Settings()) is True  # ~/.ssh/config, as asyncssh reads
+    assert routed_by_config("web01", SshOptions()) is True  # ~/.ssh/config, as asyncssh reads
 
 
 LEAN = """

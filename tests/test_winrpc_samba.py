@@ -26,6 +26,7 @@ from impacket.ntlm import compute_nthash
 from eventsweep.errors import AuthError, ConnectError, OpenError
 from eventsweep.model import Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sources import Settings, Source, plan
+from eventsweep.sources.winrpc import WinOptions
 from eventsweep.sweep import collect
 from tests.testbed import run
 from tests.testbed.net import free_port, silent_listener
@@ -145,7 +146,7 @@ def password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sources(*targets: str, timeout: float = 10.0) -> list[Source]:
-    return plan(list(targets), Settings(connect_timeout=timeout))
+    return plan(list(targets), Settings.of(win=WinOptions(connect_timeout=timeout)))
 
 
 async def read(target: str, query: Query, timeout: float = 10.0) -> list[Event]:
@@ -243,7 +244,7 @@ def test_empty_log(servers: list[Server]) -> None:
 
 
 def one_outcome(target: str, timeout: float = 5.0) -> Outcome:
-    _, outcomes = run.sweep([target], Settings(connect_timeout=timeout))
+    _, outcomes = run.sweep([target], Settings.of(win=WinOptions(connect_timeout=timeout)))
     (outcome,) = outcomes
     assert outcome.error is not None and "\n" not in outcome.error
     assert PASSWORD not in outcome.line() and NOBODY_PASSWORD not in outcome.line()
@@ -267,7 +268,7 @@ def test_credentials_file(
     creds.write_text(f"[127.0.0.*]\nuser = root\npassword = {PASSWORD}\n")
     creds.chmod(0o600)
     target = f"win://127.0.0.1:{servers[1].samba.port}/System"  # the user comes from the file
-    settings = Settings(connect_timeout=10, credentials_file=str(creds))
+    settings = Settings.of(win=WinOptions(connect_timeout=10, credentials_file=str(creds)))
     events, outcomes = run.sweep([target], settings, window(since=NOW - 3600))
     assert outcomes[0].status == "ok"
     assert [shape(e) for e in events] == servers[1].expect(window(since=NOW - 3600), target)

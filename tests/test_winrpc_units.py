@@ -11,8 +11,8 @@ import pytest
 
 from eventsweep.errors import ReadError, UsageError
 from eventsweep.model import Query, iso_from_epoch
-from eventsweep.sources import Settings
 from eventsweep.sources.winrpc import credentials, pipe, reader, records, wire
+from eventsweep.sources.winrpc.options import WinOptions
 from eventsweep.sources.winrpc.records import Decoder, RecordFilter
 from eventsweep.sources.winrpc.session import OpenLog
 from eventsweep.sources.winrpc.target import WinTarget, parse_target
@@ -101,14 +101,14 @@ def no_prompt(_: str) -> str:
 def test_credentials_from_environment() -> None:
     target = parse_target("win://CORP\\admin@dc01")
     env = {"EVENTSWEEP_PASSWORD": "pw"}
-    creds = credentials.resolve(target, Settings(), env, no_prompt)
+    creds = credentials.resolve(target, WinOptions(), env, no_prompt)
     assert (creds.user, creds.domain, creds.password, creds.origin) == (
         "admin", "CORP", "pw", "EVENTSWEEP_PASSWORD",
     )  # fmt: skip
     assert "pw" not in repr(creds)
     hashed = credentials.resolve(
         target,
-        Settings(),
+        WinOptions(),
         {
             "EVENTSWEEP_NTHASH": "aad3b435b51404eeaad3b435b51404ee:"
             "8846F7EAEE8FB117AD06BDD830B7586C",
@@ -121,7 +121,7 @@ def test_credentials_from_environment() -> None:
 
 def test_bad_nthash_not_echoed() -> None:
     with pytest.raises(UsageError) as caught:
-        credentials.resolve(parse_target("win://a@h"), Settings(), {"EVENTSWEEP_NTHASH": "zz"})
+        credentials.resolve(parse_target("win://a@h"), WinOptions(), {"EVENTSWEEP_NTHASH": "zz"})
     assert "zz" not in str(caught.value)
 
 
@@ -133,7 +133,7 @@ def test_prompt_once_when_interactive(monkeypatch: pytest.MonkeyPatch) -> None:
         asked.append(text)
         return "typed"
 
-    settings = Settings(interactive=True)
+    settings = WinOptions(interactive=True)
     for host in ("a", "b"):
         creds = credentials.resolve(parse_target(f"win://u@{host}"), settings, {}, prompt)
         assert creds.password == "typed"
@@ -157,7 +157,7 @@ def test_credentials_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "[10.0.0.*]\nuser = other\nnthash = 8846f7eaee8fb117ad06bdd830b7586c\n"
         "kerberos = no\n\n[*]\nuser = reader@corp\npassword_env = LAB_PW\n",
     )
-    settings = Settings(credentials_file=path, kerberos=True)
+    settings = WinOptions(credentials_file=path, kerberos=True)
     env = {"EVENTSWEEP_PASSWORD": "env-pw"}
     dc = credentials.resolve(parse_target("win://DC01.corp.example"), settings, env, no_prompt)
     assert (dc.account, dc.password, dc.kerberos) == ("CORP\\admin", "p;w # not a comment", True)
@@ -174,14 +174,14 @@ def test_credentials_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_credentials_file_must_be_private(tmp_path: Path) -> None:
     path = write_file(tmp_path / "creds", "[*]\npassword = s3cret\n", mode=0o644)
     with pytest.raises(UsageError, match="chmod 600"):
-        credentials.resolve(parse_target("win://h"), Settings(credentials_file=path), {})
+        credentials.resolve(parse_target("win://h"), WinOptions(credentials_file=path), {})
 
 
 def test_credentials_file_errors_never_quote_lines(tmp_path: Path) -> None:
     for text in ("s3cret-line\n[*]\n", "[*]\nuser = a\ns3cret-line\n", "[*]\npasswd = s3cret\n"):
         path = write_file(tmp_path / "creds", text)
         with pytest.raises(UsageError) as caught:
-            credentials.resolve(parse_target("win://h"), Settings(credentials_file=path), {})
+            credentials.resolve(parse_target("win://h"), WinOptions(credentials_file=path), {})
         assert "s3cret" not in str(caught.value)
 
 

@@ -19,7 +19,8 @@ Blocking clients and parsers run through :mod:`eventsweep.concurrency`, never on
 
 A scheme is registered by name with the dotted path of its ``plan`` function, which is
 imported only when a target of that scheme is given: a missing optional dependency disables
-one source, not the tool. ``plan(text, settings)`` validates the target text (raising
+one source, not the tool. ``plan(text, options)`` (``options``: the scheme's own, or None)
+validates the target text (raising
 :class:`~eventsweep.errors.UsageError`) and returns the sources it stands for (a directory or
 glob of .evtx files stands for one source per file).
 """
@@ -28,9 +29,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from eventsweep.errors import UsageError
 from eventsweep.model import Event, Query, TargetStatus
@@ -49,19 +50,19 @@ class Source(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Options that apply to every target of a sweep (from flags and the environment)."""
+    """Each source's own options, by scheme (``ssh`` → SshOptions, ``win`` → WinOptions, ``evtx``
+    → EvtxOptions…): the command line assembles them, and a planner receives only the options
+    of its own scheme (None when none were given: its defaults)."""
 
-    connect_timeout: float = 10.0
-    accept_unknown_hosts: bool = False
-    known_hosts: str | None = None
-    ssh_config: str | None = None
-    credentials_file: str | None = None
-    kerberos: bool = False
-    interactive: bool = False
-    exact: bool = False  # .evtx: parse every chunk, whatever the window (see the README)
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, **options: object) -> Settings:
+        """``Settings.of(ssh=SshOptions(...), evtx=EvtxOptions(exact=True))``."""
+        return cls(dict(options))
 
 
-Planner = Callable[[str, Settings], Sequence[Source]]
+Planner = Callable[[str, Any], Sequence[Source]]
 
 _REGISTRY: dict[str, str] = {}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?")
@@ -107,7 +108,8 @@ def plan(texts: Sequence[str], settings: Settings) -> list[Source]:
     del planners
     sources: list[Source] = []
     for text in texts:
-        sources.extend(_planner(scheme_of(text))(text, settings))
+        scheme = scheme_of(text)
+        sources.extend(_planner(scheme)(text, settings.options.get(scheme)))
     return sources
 
 

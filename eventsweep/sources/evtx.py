@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
 from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
-from eventsweep.sources import Settings, Source
+from eventsweep.sources import Source
 from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, select
 from eventsweep.sources.evtx_worker import Parsed, parse_chunks
 
@@ -29,6 +29,13 @@ _LATE = (
     " can miss records like them elsewhere in the file (--exact parses every chunk)"
 )
 _active = [0]  # .evtx targets being read now: a lone small read skips the process pool
+
+
+@dataclass(frozen=True, slots=True)
+class EvtxOptions:
+    """The .evtx source's own settings."""
+
+    exact: bool = False  # parse every chunk, whatever the window (see the README)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +83,10 @@ class MissingSource:
 SCHEME = "evtx:"  # optional before a path; any case, as every scheme
 
 
-def plan(text: str, settings: Settings) -> Sequence[Source]:
+def plan(text: str, options: EvtxOptions | None) -> Sequence[Source]:
     """A file, a directory (every .evtx below it) or a glob, as sources, sorted by path."""
     path = text[len(SCHEME) :] if text[: len(SCHEME)].lower() == SCHEME else text
-    exact = settings.exact
+    exact = (options or EvtxOptions()).exact
     if os.path.isdir(path):
         found = _each(_below(path), exact)
         return found or [MissingSource(text, f"no .evtx file in directory {path}")]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from eventsweep.errors import OpenError
 from eventsweep.model import Event, Query, TargetStatus
-from eventsweep.sources import Settings, Source
+from eventsweep.sources import Source
 from eventsweep.sources.journald import Journalctl, drain_into, journal_events
 
 SCHEME = "journal:"
@@ -88,7 +88,7 @@ async def started(argv: list[str]) -> AsyncIterator[LocalProcess]:
         await local.close()
 
 
-def plan(text: str, settings: Settings) -> Sequence[Source]:
+def plan(text: str, options: object = None) -> Sequence[Source]:
     """``journal:`` (this machine) or ``journal:PATH`` (a journal directory or file)."""
     path = text[len(SCHEME) :]  # the registry only sends texts that start with the scheme
     program = shutil.which("journalctl") or "journalctl"

@@ -47,13 +47,23 @@ from urllib.parse import parse_qsl, unquote
 
 from eventsweep.errors import ConnectError, UsageError
 from eventsweep.model import Event, Query, TargetStatus
-from eventsweep.sources import Settings, Source
+from eventsweep.sources import Source
 from eventsweep.sources.journald import Journalctl, can_match, journal_events
 
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off", ""))
 DEFAULT_PORT = 22
+
+
+@dataclass(frozen=True, slots=True)
+class SshOptions:
+    """The ssh:// source's own settings (from the command line's connection flags)."""
+
+    connect_timeout: float = 10.0
+    accept_unknown_hosts: bool = False
+    known_hosts: str | None = None
+    ssh_config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ class SshSource:
     target: str
     remote: Remote
     journalctl: Journalctl
-    settings: Settings
+    settings: SshOptions
 
     async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if not can_match(query):
@@ -101,7 +111,8 @@ class SshSource:
 # ---- target text -----------------------------------------------------------------------
 
 
-def plan(text: str, settings: Settings) -> Sequence[Source]:
+def plan(text: str, options: SshOptions | None) -> Sequence[Source]:
+    settings = options or SshOptions()
     remote, journalctl = parse_target(text)
     if importlib.util.find_spec("asyncssh") is None:
         raise UsageError("ssh: source unavailable (asyncssh is not installed)")
@@ -177,7 +188,7 @@ def _split(text: str, value: str) -> list[str]:
 # ---- the TCP connection, opened before asyncssh is imported --------------------------------
 
 
-async def dial(remote: Remote, settings: Settings) -> socket.socket | None:
+async def dial(remote: Remote, settings: SshOptions) -> socket.socket | None:
     """A TCP connection to the host, or None when the ssh config may send it elsewhere (then
     asyncssh connects as the config says)."""
     if routed_by_config(remote.host, settings):
@@ -214,7 +225,7 @@ async def _tcp(host: str, port: int) -> socket.socket:
     raise error
 
 
-def socket_error(exc: OSError, remote: Remote, settings: Settings) -> ConnectError:
+def socket_error(exc: OSError, remote: Remote, settings: SshOptions) -> ConnectError:
     """The one-line error a failed TCP connect stands for."""
     if isinstance(exc, TimeoutError):
         return ConnectError(f"no SSH answer within {settings.connect_timeout:g}s (connect timeout)")
@@ -244,7 +255,7 @@ _KEYWORD = re.compile(r"\s*([A-Za-z]+)(?:\s*=\s*|\s+|$)(.*)")
 _Blocks = tuple[tuple[tuple[str, ...] | None, bool], ...]  # (Host patterns | None, routes)
 
 
-def routed_by_config(host: str, settings: Settings) -> bool:
+def routed_by_config(host: str, settings: SshOptions) -> bool:
     """Whether the ssh config asyncssh reads (``--ssh-config``, else ``~/.ssh/config``) may
     change where ``host`` is reached: a routing keyword before any ``Host`` line or in a
     ``Host`` block matching ``host``, or any ``Match`` or ``Include`` (or an unreadable file)."""

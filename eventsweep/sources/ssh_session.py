@@ -23,9 +23,8 @@ from asyncssh.packet import Boolean, String
 from asyncssh.public_key import SSHLocalKeyPair
 
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError
-from eventsweep.sources import Settings
 from eventsweep.sources.journald import command_line, drain_into
-from eventsweep.sources.ssh import Remote, socket_error
+from eventsweep.sources.ssh import Remote, SshOptions, socket_error
 
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 
@@ -145,7 +144,7 @@ _SIGNED_FIRST_INSTALLED = _install_signed_first()
 _known_cache: dict[tuple[tuple[str, float], ...], asyncssh.SSHKnownHosts] = {}
 
 
-def known_hosts(settings: Settings) -> asyncssh.SSHKnownHosts | None:
+def known_hosts(settings: SshOptions) -> asyncssh.SSHKnownHosts | None:
     """The known_hosts entries in force (read again only when a file changes)."""
     names = (settings.known_hosts,) if settings.known_hosts else DEFAULT_KNOWN_HOSTS
     paths = [os.path.expanduser(name) for name in names]
@@ -165,7 +164,7 @@ def known_hosts(settings: Settings) -> asyncssh.SSHKnownHosts | None:
 
 @contextlib.asynccontextmanager
 async def connected(
-    remote: Remote, settings: Settings, sock: socket.socket | None, timeout: float
+    remote: Remote, settings: SshOptions, sock: socket.socket | None, timeout: float
 ) -> AsyncIterator[asyncssh.SSHClientConnection]:
     """An authenticated SSH connection (over ``sock`` when it is already connected, else
     opened by asyncssh as the ssh config says) within ``timeout`` seconds; every failure mapped
@@ -197,7 +196,7 @@ async def connected(
 
 
 def connect_error(
-    exc: Exception, remote: Remote, keys: HostKeys, settings: Settings
+    exc: Exception, remote: Remote, keys: HostKeys, settings: SshOptions
 ) -> TargetError:
     """The one-line error a failed connect stands for."""
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from eventsweep.sources import Settings, plan
 from eventsweep.sources.winrpc import WinSource
+from eventsweep.sources.winrpc.options import WinOptions
 from eventsweep.sources.winrpc.session import Session
 from tests.testbed.net import free_port
 
@@ -299,7 +300,7 @@ class Samba:
 def bound_session(url: str, timeout: float = 10.0) -> Session:
     """A session to a win:// target, connected, logged on and bound to the eventlog pipe (as
     the source opens one); the caller closes it."""
-    (source,) = plan([url], Settings(connect_timeout=timeout))
+    (source,) = plan([url], Settings.of(win=WinOptions(connect_timeout=timeout)))
     assert isinstance(source, WinSource)
     session = Session(source.spec, source.credentials, timeout)
     try:

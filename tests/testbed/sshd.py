@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eventsweep.sources import Settings
+from eventsweep.sources.ssh import SshOptions
 from tests.testbed.net import free_port
 
 SSHD = "/usr/sbin/sshd"
@@ -77,12 +78,12 @@ class Fleet:
         return f"ssh://{user}@{address}:{self.port}" + (f"?{options}" if options else "")
 
     def settings(self, **changes: object) -> Settings:
-        base = Settings(
+        base = SshOptions(
             connect_timeout=10.0,
             known_hosts=str(self.known_hosts),
             ssh_config=str(self.ssh_config),
         )
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return Settings.of(ssh=replace(base, **changes))  # type: ignore[arg-type]
 
 
 def keygen(path: Path) -> str:

@@ -15,16 +15,17 @@ impacket for SMB and DCE/RPC and a direct decoder of the read buffer. Modules:
 
 from __future__ import annotations
 
-from eventsweep.sources import Settings
 from eventsweep.sources.winrpc.credentials import resolve
+from eventsweep.sources.winrpc.options import WinOptions
 from eventsweep.sources.winrpc.source import WinSource
 from eventsweep.sources.winrpc.target import WinTarget, parse_target
 
-__all__ = ["WinSource", "WinTarget", "parse_target", "plan"]
+__all__ = ["WinOptions", "WinSource", "WinTarget", "parse_target", "plan"]
 
 
-def plan(text: str, settings: Settings) -> list[WinSource]:
+def plan(text: str, options: WinOptions | None) -> list[WinSource]:
     """The one source a ``win://`` target text stands for (UsageError if the text is wrong)."""
     spec = parse_target(text)
-    credentials = resolve(spec, settings)
-    return [WinSource(spec, credentials, settings.connect_timeout)]
+    options = options or WinOptions()
+    credentials = resolve(spec, options)
+    return [WinSource(spec, credentials, options.connect_timeout)]

@@ -2,7 +2,7 @@
 
 Where the secret comes from, first match wins:
 
-1. the credentials file (``--credentials FILE``, ``Settings.credentials_file``): the first
+1. the credentials file (``--credentials FILE``, ``WinOptions.credentials_file``): the first
    section whose host pattern matches the target's host and whose ``user`` (if any) agrees
    with the target's user;
 2. no user named (in the target or the file): anonymous (or, with Kerberos, the principal of
@@ -12,7 +12,7 @@ Where the secret comes from, first match wins:
 5. a prompt on the terminal, once per run, when the run is interactive;
 6. nothing: an empty password.
 
-With ``Settings.kerberos`` the logon uses Kerberos with the ticket cache named by
+With ``WinOptions.kerberos`` the logon uses Kerberos with the ticket cache named by
 ``KRB5CCNAME`` (the secret, if any, is used only to get a ticket when the cache has none).
 
 The credentials file is INI text, readable by its owner only (``chmod 600``); section names are
@@ -48,7 +48,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from eventsweep.errors import UsageError, first_line
-from eventsweep.sources import Settings
+from eventsweep.sources.winrpc.options import WinOptions
 from eventsweep.sources.winrpc.target import WinTarget, split_user
 
 PASSWORD_ENV = "EVENTSWEEP_PASSWORD"
@@ -99,7 +99,7 @@ class Entry:
 
 def resolve(
     target: WinTarget,
-    settings: Settings,
+    settings: WinOptions,
     environ: Mapping[str, str] = os.environ,
     prompt: Callable[[str], str] = getpass.getpass,
 ) -> Credentials:
@@ -176,7 +176,7 @@ def _entry(path: str, pattern: str, values: dict[str, str]) -> Entry:
     )
 
 
-def _from_entry(target: WinTarget, entry: Entry, settings: Settings) -> Credentials:
+def _from_entry(target: WinTarget, entry: Entry, settings: WinOptions) -> Credentials:
     return Credentials(
         user=target.user or entry.user,
         domain=target.domain or entry.domain,

@@ -2,7 +2,7 @@
 
 ``events()`` connects, logs on, binds and reads in worker threads (one hop per stage and per
 read buffer), then yields each buffer's events as one list on the loop. The connect stage has
-its own deadline (``Settings.connect_timeout``) so a silent host ends as ``timeout`` in that
+its own deadline (``WinOptions.connect_timeout``) so a silent host ends as ``timeout`` in that
 time. On cancellation or early close the session's socket is shut down at once (no thread is
 left blocked); on a normal end it logs off politely.
 """

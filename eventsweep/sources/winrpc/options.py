@@ -1,0 +1,13 @@
+"""The win:// source's own settings (from the command line's connection and credential flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class WinOptions:
+    connect_timeout: float = 10.0
+    credentials_file: str | None = None  # --credentials FILE
+    kerberos: bool = False  # --kerberos: the ticket cache in KRB5CCNAME
+    interactive: bool = False  # may prompt for a password on the terminal
