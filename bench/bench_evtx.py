@@ -40,7 +40,7 @@ from evtx import PyEvtxParser
 from bench._measure import PeakRss
 from eventsweep import concurrency
 from eventsweep.query import build_query
-from eventsweep.sinks import SinkOptions, open_sink, write_all
+from eventsweep.sinks import SinkOptions, open_output
 from eventsweep.sources import Settings, plan
 from eventsweep.sweep import Sweep, collect
 from tests.testbed import corpus
@@ -101,11 +101,11 @@ def library_warm() -> tuple[int, float, float]:
     running: (events, wall, CPU of this process and of the pool's workers)."""
 
     async def go() -> int:
-        sink = open_sink("jsonl", _Null(), SinkOptions())  # type: ignore[arg-type]
+        sink = open_output("jsonl", _Null(), SinkOptions())  # type: ignore[arg-type]
         sweep = Sweep(plan([str(SYNTHETIC)], Settings()), build_query(since=None))
         count = 0
         async for batch in sweep.batches():
-            write_all(sink, batch)
+            sink.write(batch)
             count += len(batch)
         return count
 

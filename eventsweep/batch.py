@@ -31,6 +31,11 @@ class Batch:
         batch._events, batch._times, batch._lines = None, times, lines
         return batch
 
+    @property
+    def undecoded(self) -> bool:
+        """True while the batch holds JSON lines whose events were never built."""
+        return self._events is None
+
     def events(self) -> list[Event]:
         if self._events is None:
             assert self._times is not None and self._lines is not None

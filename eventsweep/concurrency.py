@@ -7,8 +7,10 @@ which the GIL would otherwise serialise. Both pools are created lazily, once per
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import signal
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -50,14 +52,27 @@ def process_pool() -> Executor:
     if "process" not in _pools:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
-        _pools["process"] = ProcessPoolExecutor(max_workers=cores(), mp_context=context)
+        _pools["process"] = ProcessPoolExecutor(
+            max_workers=cores(), mp_context=context, initializer=_worker_started
+        )
     return _pools["process"]
 
 
+def _worker_started() -> None:
+    """A worker leaves Ctrl-C to the parent (the terminal sends it to the whole process group):
+    the parent stops the sweep and ends its workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def shutdown() -> None:
-    """Release the pools without waiting for work nobody awaits any more."""
-    for pool in _pools.values():
+    """Release the pools without waiting for work nobody awaits any more: worker processes are
+    ended at once (a parse nobody will read is not worth finishing)."""
+    for name, pool in _pools.items():
+        processes = list(getattr(pool, "_processes", {}).values()) if name == "process" else []
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
     _pools.clear()
 
 

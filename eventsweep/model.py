@@ -25,7 +25,7 @@ LEVELS = (
     "audit_failure",
 )
 
-STATUSES = ("ok", "error", "timeout", "partial")
+STATUSES = ("ok", "error", "timeout", "partial", "interrupted")
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
@@ -241,6 +241,41 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True)
+class Bookmark:
+    """Where reading one log of one target got to: its newest record (what ``--new`` resumes
+    after). The engine never looks inside: a source reports it and is given it back.
+
+    ``record_id``: .evtx EventRecordID, MS-EVEN record number, journald sequence number;
+    ``cursor``: journald's cursor; ``epoch``: what the ids count in (a journal's seqnum id, an
+    .evtx file's identity…): a different epoch means the log was replaced since."""
+
+    log: str
+    record_id: int | None = None
+    cursor: str | None = None
+    time: str = ""
+    epoch: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "record_id": self.record_id,
+            "cursor": self.cursor,
+            "time": self.time,
+            "epoch": self.epoch,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Bookmark:
+        return cls(
+            log=str(values["log"]),
+            record_id=values.get("record_id"),
+            cursor=values.get("cursor"),
+            time=str(values.get("time") or ""),
+            epoch=str(values.get("epoch") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """How one target ended: exactly one per target, whatever happened."""
 
@@ -251,6 +286,9 @@ class Outcome:
     warnings: int = 0
     error: str | None = None
     notes: tuple[str, ...] = ()
+    # the newest record read per log, given only when the target was read to the end of its
+    # window (what a later ``--new`` sweep may resume after); empty otherwise
+    bookmarks: tuple[Bookmark, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,11 +317,29 @@ class Outcome:
 
 @dataclass(slots=True)
 class TargetStatus:
-    """What a source tells the engine while it reads one target (mutable, per target)."""
+    """What travels between the engine and a source for one target, both ways (mutable).
+
+    Given: ``resume``, the bookmarks to read after, by log name lower-case (empty: read the
+    query's window). Reported: warnings and notes, and ``bookmarks``, the newest record read
+    per log (:meth:`bookmark`)."""
 
     warnings: int = 0
     notes: list[str] = field(default_factory=list)
     partial: bool = False
+    resume: dict[str, Bookmark] = field(default_factory=dict)
+    bookmarks: dict[str, Bookmark] = field(default_factory=dict)
+
+    def resume_after(self, log: str) -> Bookmark | None:
+        """The bookmark to resume this log after, if the caller gave one."""
+        return self.resume.get(log.lower())
+
+    def bookmark(self, mark: Bookmark) -> None:
+        """Report the newest record read in ``mark.log`` (the first report per log wins when
+        reading newest first; a newer record id replaces it)."""
+        key = mark.log.lower()
+        held = self.bookmarks.get(key)
+        if held is None or _newer(mark, held):
+            self.bookmarks[key] = mark
 
     def warn(self, note: str, count: int = 1, partial: bool = True) -> None:
         """Count ``count`` warnings (skipped records, damaged chunks…); keep the first notes."""
@@ -291,3 +347,11 @@ class TargetStatus:
         self.partial = self.partial or partial
         if len(self.notes) < 20:
             self.notes.append(note)
+
+
+def _newer(mark: Bookmark, held: Bookmark) -> bool:
+    if mark.epoch != held.epoch:
+        return mark.time > held.time
+    if mark.record_id is not None and held.record_id is not None:
+        return mark.record_id > held.record_id
+    return mark.time > held.time

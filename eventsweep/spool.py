@@ -5,8 +5,9 @@ once the spools of a sweep together hold more than a budget of events, a spool t
 pickles what it holds to an anonymous temporary file: memory stays flat while, say, target 2
 finishes long before target 1 in the per-target layout. Events that arrived as JSON Lines
 (:class:`~eventsweep.model.EncodedEvent`) are spilled as one block of those bytes (and their
-times), which :meth:`Spool.chunks` hands to a JSON Lines writer as it is: when the hosts all
-finish together, writing what waited is then a copy, not a walk over every event.
+times), which come back as one :class:`~eventsweep.batch.Batch` holding those bytes: when the
+hosts all finish together, writing what waited as JSON Lines is a copy, not a walk over every
+event.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO
 
-from eventsweep.model import EncodedEvent, Event
-
-Chunk = list[Event] | bytes  # bytes: the JSON Lines of a spilled block of encoded events
-Spilled = list[Event] | tuple[list[str], bytes]  # events, or encoded events' times and lines
+from eventsweep.batch import Batch
+from eventsweep.model import Event
 
 BUDGET = 1_000
 
@@ -77,45 +76,31 @@ class Spool:
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed when drained
         self._file.seek(self._write_at)
-        pickle.dump(_packed(self._pending), self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        packed = Batch(self._pending).packed()
+        pickle.dump(packed, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._write_at = self._file.tell()
         self._spilled += 1
         self._budget.held -= len(self._pending)
         self._pending = []
 
-    def _take(self, raw: bool) -> Chunk:
+    def _take(self) -> Batch:
         if self._spilled and self._file is not None:
             self._file.seek(self._read_at)
-            item: Spilled = pickle.load(self._file)
+            item = pickle.load(self._file)
             self._read_at = self._file.tell()
             self._spilled -= 1
-            if not isinstance(item, tuple):
-                return item
-            times, block = item
-            if raw:
-                return block
-            return list(map(EncodedEvent, times, block.splitlines(keepends=True)))
+            return Batch.unpacked(item)
         batch, self._pending = self._pending, []
         self._budget.held -= len(batch)
-        return batch
+        return Batch(batch)
 
-    async def batches(self) -> AsyncIterator[list[Event]]:
-        """Every batch until the producer closes the spool."""
-        async for chunk in self._chunks(raw=False):
-            assert type(chunk) is list
-            yield chunk
-
-    async def chunks(self) -> AsyncIterator[Chunk]:
-        """The same events as :meth:`batches`, in the same order, except that a spilled block
-        of encoded events comes as its JSON Lines bytes."""
-        async for chunk in self._chunks(raw=True):
-            yield chunk
-
-    async def _chunks(self, raw: bool) -> AsyncIterator[Chunk]:
+    async def batches(self) -> AsyncIterator[Batch]:
+        """Every batch until the producer closes the spool (a spilled block of encoded events
+        comes back as their JSON Lines, undecoded)."""
         while True:
-            chunk = self._take(raw)
-            if chunk:
-                yield chunk
+            batch = self._take()
+            if batch:
+                yield batch
                 continue
             if self.closed:
                 break
@@ -123,11 +108,3 @@ class Spool:
             await self._ready.wait()
         if self._file is not None:
             self._file.close()
-
-
-def _packed(events: list[Event]) -> Spilled:
-    """Encoded events as their times and one block of their lines (a JSON line holds no
-    line break: orjson escapes them), other events as they are (they pickle as tuples)."""
-    if all(type(event) is EncodedEvent for event in events):
-        return [event.time for event in events], b"".join([event.line for event in events])  # type: ignore[attr-defined]
-    return events

@@ -1,10 +1,15 @@
-"""The fan-out: one query against many sources at once, one outcome per target.
+"""The fan-out engine: one query against many sources at once, one outcome per target.
 
 Each source runs in its own task under a semaphore (``concurrency``) and a deadline
 (``timeout``) that bounds the whole target once it starts. Events go into a per-target
-:class:`~eventsweep.spool.Spool`; the consumer reads them grouped by target (targets in the
-order given) or merged into one timeline, newest first, by a k-way merge over the spools.
-A target never raises out of its task: every failure becomes its :class:`Outcome`.
+:class:`~eventsweep.spool.Spool`; :meth:`Sweep.items` hands them on grouped by target (targets
+in the order given) or merged into one timeline, newest first, each target's outcome after its
+last event. What happens is pushed to listeners as it happens (:data:`Progress`). A target
+never raises out of its task: every failure becomes its :class:`Outcome`. :meth:`Sweep.stop`
+cuts the sweep short: targets not finished end as ``interrupted``.
+
+Nothing here knows a source's kind: per-target state travels through the
+:class:`~eventsweep.model.TargetStatus` (bookmarks given and reported, warnings, notes).
 """
 
 from __future__ import annotations
@@ -13,34 +18,57 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from eventsweep.batch import Batch
 from eventsweep.concurrency import reserve_threads
 from eventsweep.errors import TargetError
-from eventsweep.model import Event, Outcome, Query, TargetStatus
+from eventsweep.model import Bookmark, Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
-from eventsweep.spool import Budget, Chunk, Spool
+from eventsweep.spool import Budget, Spool
 
 log = logging.getLogger(__name__)
 
 GROUPS = ("target", "time")
 REORDER = 512  # events held per target to put a nearly sorted stream in exact time order
+MERGED = 1_000  # events of the merged timeline handed on at once
 
 
-@dataclass(slots=True)
-class Progress:
-    """Counters a progress display reads while the sweep runs."""
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A target began to be read."""
 
-    total: int
-    done: int = 0
-    events: int = 0
-    failures: int = 0
+    index: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A target delivered ``added`` more events (``events`` so far)."""
+
+    index: int
+    target: str
+    added: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A target ended, with its one outcome."""
+
+    index: int
+    outcome: Outcome
+
+
+Progress = Started | Read | Ended
+Listener = Callable[[Progress], None]
+Resume = Mapping[str, Mapping[str, Bookmark]]  # target → log (lower-case) → bookmark
 
 
 class Sweep:
-    """Runs the sources; ``events()`` yields what they found, ``outcomes`` tells how each ended."""
+    """Runs the sources; :meth:`items` yields what they found and how each ended."""
 
     def __init__(
         self,
@@ -50,6 +78,8 @@ class Sweep:
         concurrency: int = 64,
         timeout: float = 60.0,
         group: str = "target",
+        listeners: Sequence[Listener] = (),
+        resume: Resume | None = None,
     ) -> None:
         if group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}")
@@ -57,90 +87,132 @@ class Sweep:
         self.query = query
         self.timeout = timeout
         self.group = group
-        self.progress = Progress(total=len(self.sources))
+        self.listeners = list(listeners)
         self.outcomes: list[Outcome | None] = [None] * len(self.sources)
+        self._resume = resume or {}
         budget = Budget()
         self._spools = [Spool(budget) for _ in self.sources]
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         reserve_threads(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(index, source), name=f"sweep:{source.target}")
-            for index, source in enumerate(self.sources)
-        ]
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event, in the chosen grouping; returns once every target has ended."""
-        async for batch in self.batches():
-            for event in batch:
-                yield event
-
-    async def batches(self) -> AsyncIterator[list[Event]]:
-        """The same events as :meth:`events`, in the same order, a list at a time (grouped by
-        target: as the sources delivered them; by time: one event per list)."""
-        async for chunk in self._chunks(raw=False):
-            assert type(chunk) is list
-            yield chunk
-
-    async def chunks(self) -> AsyncIterator[Chunk]:
-        """:meth:`batches`, except that (grouped by target) a block of encoded events that
-        waited on disk comes as its JSON Lines bytes, for a JSON Lines writer to write as is."""
-        async for chunk in self._chunks(raw=True):
-            yield chunk
-
-    async def _chunks(self, raw: bool) -> AsyncIterator[Chunk]:
         if not self._tasks:
-            self.start()
+            self._tasks = [
+                asyncio.create_task(self._run(index, source), name=f"sweep:{source.target}")
+                for index, source in enumerate(self.sources)
+            ]
+
+    def stop(self) -> None:
+        """End the sweep now: targets still running or waiting end as ``interrupted`` (keeping
+        the count of events they read); :meth:`items` hands on no more events, only outcomes."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for spool in self._spools:
+            spool.close()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping
+
+    async def items(self) -> AsyncIterator[Batch | Outcome]:
+        """Every event in the chosen grouping, a batch at a time, and every target's outcome
+        once its last event has been handed on; returns once every target has ended."""
+        self.start()
         try:
             if self.group == "target":
-                for spool in self._spools:
-                    async for chunk in spool.chunks() if raw else spool.batches():
-                        yield chunk
+                for index, spool in enumerate(self._spools):
+                    async for batch in spool.batches():
+                        if self._stopping:
+                            break
+                        yield batch
+                    yield await self._ended(index)
             else:
-                async for event in self._by_time():
-                    yield [event]
-            await asyncio.gather(*self._tasks)
+                if not self._stopping:
+                    async for batch in self._by_time():
+                        if self._stopping:
+                            break
+                        yield batch
+                for index in range(len(self.sources)):
+                    yield await self._ended(index)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             for task in self._tasks:
                 task.cancel()
             for spool in self._spools:
                 spool.release()
 
+    async def batches(self) -> AsyncIterator[Batch]:
+        """Only the events of :meth:`items`, a batch at a time."""
+        async for item in self.items():
+            if isinstance(item, Batch):
+                yield item
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Only the events of :meth:`items`, one at a time."""
+        async for batch in self.batches():
+            for event in batch.events():
+                yield event
+
     def finished(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome is not None]
 
-    async def _by_time(self) -> AsyncIterator[Event]:
+    async def _ended(self, index: int) -> Outcome:
+        await asyncio.wait([self._tasks[index]])
+        outcome = self.outcomes[index]
+        if outcome is None:  # stopped before its task ever ran
+            outcome = Outcome(self.sources[index].target, "interrupted", 0, 0.0)
+            self.outcomes[index] = outcome
+            self._emit(Ended(index, outcome))
+        return outcome
+
+    def _emit(self, progress: Progress) -> None:
+        for listener in self.listeners:
+            listener(progress)
+
+    async def _by_time(self) -> AsyncIterator[Batch]:
         streams = [_reordered(spool) for spool in self._spools]
         heap: list[tuple[_Newest, int, Event]] = []
         for index, stream in enumerate(streams):
             await _push(heap, index, stream)
+        merged: list[Event] = []
         while heap:
             _, index, event = heapq.heappop(heap)
-            yield event
+            merged.append(event)
+            if len(merged) >= MERGED:
+                yield Batch(merged)
+                merged = []
             await _push(heap, index, streams[index])
+        if merged:
+            yield Batch(merged)
 
     async def _run(self, index: int, source: Source) -> None:
-        async with self._semaphore:
-            started = time.monotonic()
-            status = TargetStatus()
-            counter = [0]
-            try:
+        target, started = source.target, time.monotonic()
+        status = TargetStatus(resume=dict(self._resume.get(target, {})))
+        counter = [0]
+        try:
+            async with self._semaphore:
+                started = time.monotonic()
+                self._emit(Started(index, target))
                 outcome = await self._read(source, status, index, counter, started)
-            except Exception as exc:
-                log.debug("target %s failed", source.target, exc_info=exc)
-                outcome = _failed(source.target, exc, counter[0], status, started)
-            finally:
-                self._spools[index].close()
-            self.outcomes[index] = outcome
-            self.progress.done += 1
-            self.progress.failures += outcome.status != "ok"
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            outcome = _outcome(target, "interrupted", counter[0], status, started)
+        except Exception as exc:
+            log.debug("target %s failed", target, exc_info=exc)
+            outcome = _failed(target, exc, counter[0], status, started)
+        finally:
+            self._spools[index].close()
+        self.outcomes[index] = outcome
+        self._emit(Ended(index, outcome))
 
     async def _read(
         self, source: Source, status: TargetStatus, index: int, counter: list[int], started: float
     ) -> Outcome:
-        spool, limit = self._spools[index], self.query.limit
+        spool, limit, whole = self._spools[index], self.query.limit, True
         try:
             async with asyncio.timeout(self.timeout) as deadline:
                 async with aclosing(source.events(self.query, status)) as stream:
@@ -150,15 +222,17 @@ class Sweep:
                             batch = batch[: limit - counter[0]]
                         spool.extend(batch)
                         counter[0] += len(batch)
-                        self.progress.events += len(batch)
+                        self._emit(Read(index, source.target, len(batch), counter[0]))
                         if limit is not None and counter[0] >= limit:
+                            whole = False  # older records of the window were not read
                             break
         except TimeoutError as exc:
             if not deadline.expired():
                 raise
             raise TimeoutError(f"no end after {self.timeout:g}s") from exc
         state = "partial" if status.partial else "ok"
-        return _outcome(source.target, state, counter[0], status, started)
+        marks = tuple(status.bookmarks.values()) if whole else ()
+        return _outcome(source.target, state, counter[0], status, started, bookmarks=marks)
 
 
 class _Newest:
@@ -180,7 +254,7 @@ async def _reordered(spool: Spool, window: int = REORDER) -> AsyncIterator[Event
     held: list[tuple[_Newest, int, Event]] = []
     order = 0
     async for batch in spool.batches():
-        for event in batch:
+        for event in batch.events():
             heapq.heappush(held, (_Newest(event.time), order, event))
             order += 1
             if len(held) > window:
@@ -204,6 +278,7 @@ def _outcome(
     status: TargetStatus,
     started: float,
     error: str | None = None,
+    bookmarks: tuple[Bookmark, ...] = (),
 ) -> Outcome:
     return Outcome(
         target=target,
@@ -213,6 +288,7 @@ def _outcome(
         warnings=status.warnings,
         error=error,
         notes=tuple(status.notes),
+        bookmarks=bookmarks,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import orjson
 import pytest
 
+from eventsweep.batch import Batch
 from eventsweep.errors import ConnectError, ReadError
 from eventsweep.model import EncodedEvent, Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sinks import SinkOptions
@@ -198,21 +199,21 @@ class EncodedFake:
             yield [_encoded(_event(self.target, n, n)) for n in range(start, start + 100)]
 
 
-def _lines(chunk: list[Event] | bytes) -> bytes:
-    return chunk if isinstance(chunk, bytes) else b"".join(e.line for e in chunk)  # type: ignore[attr-defined]
+def _lines(batch: Batch) -> bytes:
+    return batch.jsonl()
 
 
 def test_chunks_hand_spilled_encoded_blocks_over_as_bytes() -> None:
     """Grouped by target, what waited on disk comes as the block of its JSON lines: the same
-    bytes, in the same order, as the events batches() gives one by one."""
+    bytes, in the same order, as the events of the batches one by one."""
     sources = [EncodedFake("a", 1500), EncodedFake("b", 1500), EncodedFake("c", 700)]
 
-    async def both() -> tuple[list[list[Event] | bytes], list[list[Event]]]:
-        raw = [chunk async for chunk in Sweep(sources, Query()).chunks()]  # type: ignore[arg-type]
+    async def both() -> tuple[list[Batch], list[Batch]]:
+        raw = [batch async for batch in Sweep(sources, Query()).batches()]  # type: ignore[arg-type]
         return raw, [batch async for batch in Sweep(sources, Query()).batches()]  # type: ignore[arg-type]
 
     raw, batches = asyncio.run(both())
-    assert any(isinstance(chunk, bytes) for chunk in raw)  # later targets waited on disk
+    assert any(batch.undecoded for batch in raw)  # later targets waited on disk
     assert all(type(event) is EncodedEvent for batch in batches for event in batch)
     expected = b"".join(_lines(batch) for batch in batches)
     assert b"".join(_lines(chunk) for chunk in raw) == expected
@@ -227,7 +228,7 @@ def test_jsonl_sink_writes_encoded_lines_as_they_are() -> None:
     stream = io.StringIO()
     sink = JsonlSink(stream, SinkOptions())
     events = [_event("t", 1, 1), _encoded(_event("t", 2, 2))]
-    sink.write_many(events)
+    sink.write(Batch(events))
     sink.write(events[1])
     lines = stream.getvalue().splitlines()
     assert [orjson.loads(line)["record_id"] for line in lines] == [1, 2, 2]
@@ -242,7 +243,7 @@ def test_jsonl_sink_writes_bytes_under_a_text_stream_in_order() -> None:
     stream.write("before\n")
     sink = JsonlSink(stream, SinkOptions())
     event = _encoded(replace(_event("t", 1, 1), message="é ✓ \x00"))
-    sink.write_many([event, _event("t", 2, 2)])
+    sink.write(Batch([event, _event("t", 2, 2)]))
     sink.close()
     first, *lines = raw.getvalue().split(b"\n")[:-1]
     assert first == b"before"

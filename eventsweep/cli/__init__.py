@@ -1,0 +1,100 @@
+"""The command line: parses flags, calls the library, prints. One module per command.
+
+    flags     the flag groups the commands share (targets, query, output, connections)
+    sweep     eventsweep sweep
+    demo      eventsweep demo-data
+    progress  the terminal's progress line, fed by what the sweep pushes
+
+Exit status: 0 every target ok, 1 any target not ok, 2 usage error (one line on stderr),
+128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout left),
+70 an internal error (one line; ``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing.util
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from eventsweep.errors import EventsweepError, UsageError, first_line
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eventsweep.cli import demo, sweep
+
+    parser = _Parser(
+        prog="eventsweep", description="Sweep the event logs of many machines at once."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sweep.add_parser(commands)
+    demo.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for stream in (sys.stdout, sys.stderr):  # a terminal that can't show a character
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    try:
+        arguments = build_parser().parse_args(argv)
+        code: int = arguments.run(arguments)
+        return code
+    except UsageError as exc:
+        print(f"eventsweep: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("eventsweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (EventsweepError, OSError) as exc:
+        if debug:
+            raise
+        print(f"eventsweep: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"eventsweep: internal error: {type(exc).__name__}: {first_line(exc)};"
+            " run with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def entry() -> NoReturn:
+    """The ``eventsweep`` command: :func:`main`, then an exit that waits for nothing.
+
+    A blocking client may still sit in a thread (a connect the deadline gave up on): the
+    process must not wait for it. Output is flushed and the worker processes and their
+    temporary files are cleaned up as at a normal exit, then the process ends at once.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    multiprocessing.util._exit_function()  # type: ignore[attr-defined]
+    os._exit(code)

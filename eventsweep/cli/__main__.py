@@ -1,0 +1,5 @@
+"""``python -m eventsweep.cli``: the same as the ``eventsweep`` command."""
+
+from eventsweep.cli import entry
+
+entry()

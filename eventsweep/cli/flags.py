@@ -1,0 +1,181 @@
+"""The flag groups the commands share, declared once: targets, query, output, connections.
+
+Each ``add_*`` function declares a group on a parser; each ``*_of`` function turns the parsed
+flags of that group into the library's values (a Query, Settings, output options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+from eventsweep.model import Query
+from eventsweep.query import build_query
+from eventsweep.sinks import FORMATS
+from eventsweep.sources import Settings
+from eventsweep.sweep import GROUPS
+
+
+def positive(kind: Callable[[str], float], what: str) -> Callable[[str], float]:
+    """An argparse type: a finite number above zero (``nan``, ``inf``, 0 and below refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+SECONDS = positive(float, "a number of seconds above 0")
+COUNT = positive(int, "a whole number above 0")
+
+
+def add_targets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="an .evtx file, directory or glob; win://…; ssh://…; journal:[PATH]",
+    )
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read targets from FILE, one per line ('#' comments and blank lines ignored)",
+    )
+
+
+def add_query(parser: argparse.ArgumentParser, window: bool = True) -> None:
+    query = parser.add_argument_group("query")
+    add = query.add_argument
+    if window:
+        add(
+            "--since",
+            default="8h",
+            help="start of the window: 90s, 15m, 8h, 2d or ISO 8601 with Z/offset (default 8h)",
+        )
+        add("--until", help="end of the window (same forms; default now)")
+        add("--all", action="store_true", help="no time window at all (ignores --since)")
+    add(
+        "--level",
+        action="append",
+        default=[],
+        metavar="LEVELS",
+        help="critical,error,warning,info,verbose,audit_success,audit_failure",
+    )
+    add(
+        "--event-id",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="ids and ranges: 4624,4625,1000-1010",
+    )
+    add(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="provider / source name, case-insensitive (repeatable)",
+    )
+    add(
+        "--log",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="log / channel (for win:// targets: the log to read)",
+    )
+    add("--grep", metavar="REGEX", help="regular expression searched in the message")
+    add("--limit", type=int, metavar="N", help="at most the newest N events per target")
+
+
+def add_exact(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help=".evtx: parse every chunk, so that records written long after their creation"
+        " time are found by any window (slower: a full parse)",
+    )
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_argument_group("output")
+    add = output.add_argument
+    add("--format", choices=sorted(FORMATS), help="default: table on a terminal, else jsonl")
+    add("-o", "--output", metavar="FILE", help="write events to FILE (default stdout)")
+    add(
+        "--group",
+        choices=GROUPS,
+        default="target",
+        help="target: each target's events together (default); time: one merged timeline",
+    )
+    add("--outcomes", metavar="FILE", help="also write the outcomes as JSON Lines to FILE")
+    add("--no-progress", action="store_true", help="no progress display on a terminal")
+
+
+def add_connections(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("connections")
+    add = engine.add_argument
+    add("--concurrency", type=COUNT, default=64, help="targets read at once (default 64)")
+    add(
+        "--timeout",
+        type=SECONDS,
+        default=60.0,
+        help="seconds a target may take in all (default 60)",
+    )
+    add("--connect-timeout", type=SECONDS, default=10.0, help="seconds to connect (default 10)")
+    add(
+        "--accept-unknown-hosts",
+        action="store_true",
+        help="ssh: accept host keys not in known_hosts (a changed key is still refused)",
+    )
+    add("--known-hosts", metavar="FILE", help="ssh: known_hosts file to verify against")
+    add("--ssh-config", metavar="FILE", help="ssh: OpenSSH client config to honour")
+    add("--credentials", metavar="FILE", help="win: per-target credentials file")
+    add("--kerberos", action="store_true", help="win: Kerberos from the ccache in KRB5CCNAME")
+
+
+def query_of(arguments: argparse.Namespace) -> Query:
+    window = hasattr(arguments, "since")
+    return build_query(
+        since=None if not window or arguments.all else arguments.since,
+        until=arguments.until if window else None,
+        levels=arguments.level,
+        event_ids=arguments.event_id,
+        sources=arguments.source,
+        logs=arguments.log,
+        grep=arguments.grep,
+        limit=arguments.limit,
+    )
+
+
+def settings_of(arguments: argparse.Namespace) -> Settings:
+    """Each source's own options, from the flags that concern it."""
+    from eventsweep.sources.evtx import EvtxOptions
+    from eventsweep.sources.ssh import SshOptions
+    from eventsweep.sources.winrpc.options import WinOptions
+
+    return Settings.of(
+        evtx=EvtxOptions(exact=getattr(arguments, "exact", False)),
+        ssh=SshOptions(
+            connect_timeout=arguments.connect_timeout,
+            accept_unknown_hosts=arguments.accept_unknown_hosts,
+            known_hosts=arguments.known_hosts,
+            ssh_config=arguments.ssh_config,
+        ),
+        win=WinOptions(
+            connect_timeout=arguments.connect_timeout,
+            credentials_file=arguments.credentials,
+            kerberos=arguments.kerberos,
+            interactive=sys.stdin.isatty(),
+        ),
+    )
