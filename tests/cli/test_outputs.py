@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from eventsweep import cli
-from eventsweep import runner
+from eventsweep import cli, runner
 from eventsweep.cli import sweep as sweep_command
 from eventsweep.demo import generate
 from tests.testbed.corpus import SMALL
