@@ -47,7 +47,8 @@ from urllib.parse import parse_qsl, unquote
 
 from eventsweep.errors import ConnectError, UsageError
 from eventsweep.model import Event, Query, TargetStatus
-from eventsweep.sources import Source
+from eventsweep.sources import Source, refuse_secret
+from eventsweep.sources.hosts import host_port
 from eventsweep.sources.journald import Journalctl, can_match, journal_events
 
 OPTIONS = ("sudo", "journalctl", "args")
@@ -125,6 +126,7 @@ def plan(text: str, options: SshOptions | None) -> Sequence[Source]:
 
 def parse_target(text: str) -> tuple[Remote, Journalctl]:
     """``ssh://[user@]host[:port][?options]`` as where to connect and how to run journalctl."""
+    refuse_secret(text)
     scheme, _, rest = text.partition("://")
     if scheme.lower() != "ssh" or not rest:
         raise UsageError(f"target {text!r}: expected ssh://[user@]host[:port][?options]")
@@ -136,23 +138,8 @@ def parse_target(text: str) -> tuple[Remote, Journalctl]:
 
 def _remote(text: str, location: str) -> Remote:
     user, at, hostport = location.rpartition("@")
-    host, port = _host_port(text, hostport)
-    if not host:
-        raise UsageError(f"target {text!r}: no host name")
+    host, port = host_port(text, hostport)
     return Remote(host=host, port=port, user=unquote(user) if at else None)
-
-
-def _host_port(text: str, hostport: str) -> tuple[str, int | None]:
-    if hostport.startswith("["):  # [IPv6]:port
-        host, _, after = hostport[1:].partition("]")
-        port_text = after.removeprefix(":")
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not port_text:
-        return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"target {text!r}: port {port_text!r} is not a number from 1 to 65535")
-    return host, int(port_text)
 
 
 def _journalctl(text: str, options: str) -> Journalctl:
