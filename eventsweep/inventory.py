@@ -33,8 +33,8 @@ def parse_inventory(path: str, data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UsageError(f"-i {path}: line {line} is not UTF-8 text") from None
+        number = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"-i {path}: line {number} is not UTF-8 text") from None
     targets: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         if _BINARY.search(line):
