@@ -62,7 +62,7 @@ def test_empty_values_are_errors_not_no_filter() -> None:
     for flags in ({"since": ""}, {"until": ""}, {"grep": ""}, {"sources": [""]},
                   {"levels": [","]}, {"event_ids": [" "]}, {"logs": [""]}):  # fmt: skip
         with pytest.raises(UsageError, match="empty"):
-            build_query(**flags)  # type: ignore[arg-type]
+            build_query(**flags)
     assert build_query(since=None, until=None).since is None  # None is "no window"
 
 
