@@ -11,11 +11,13 @@ that prints such text (outcome lines, notes, errors, the table) prints ``defuse(
 - every other C0 control, DEL, C1 control (``\\x9b`` is an 8-bit CSI) and the bidi controls
   (U+061C, U+200E/F, U+202A-E, U+2066-9) become ``?``.
 
-Everything else, any other Unicode included, is kept as it is.
+Everything else, any other Unicode included, is kept as it is. Log lines (``--debug``) get the
+same through :class:`DefusedFormatter`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 _SEQUENCE = re.compile(
@@ -35,3 +37,23 @@ def defuse(text: object, limit: int | None = None) -> str:
     if not value.isprintable():  # the common case, plain text, costs one scan
         value = _CONTROL.sub("?", _BREAK.sub(" ", _SEQUENCE.sub("?", value)))
     return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+class DefusedFormatter(logging.Formatter):
+    """A logging formatter whose messages are defused (one line each) and whose tracebacks are
+    defused line by line: a log line (``--debug``) can't be forged or drive the terminal
+    either, whatever a target name or a remote error holds."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = defuse(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: logging._SysExcInfoType) -> str:
+        return _lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _lines(super().formatStack(stack_info))
+
+
+def _lines(text: str) -> str:
+    return "\n".join(defuse(line) for line in text.split("\n"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from eventsweep.errors import OpenError, UsageError, first_line
 from eventsweep.model import Outcome
 from eventsweep.sinks import SinkOptions
 from eventsweep.sinks.table import TableSink
-from eventsweep.text import defuse
+from eventsweep.text import DefusedFormatter, defuse
 from tests.testbed.corpus import SMALL
 
 # what a terminal would act on: ESC, BEL, CSI (8-bit), C0/C1, DEL, bidi, line separators
@@ -97,3 +98,21 @@ def test_hostile_file_names_cannot_forge_outcome_lines(
     assert len(lines) == 2 and all(inert(line) for line in lines)
     assert sorted(line.split()[0] for line in lines) == ["error", "ok"]
     assert not any(line.startswith("ok      fake") for line in lines)
+
+
+def test_log_lines_are_defused() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(DefusedFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("eventsweep.test_text")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise OSError(FORGED)
+        except OSError as exc:
+            logger.warning("target %s failed", FORGED, exc_info=exc)
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("WARNING eventsweep.test_text: target x ok ")
+    assert all(inert(line) for line in lines) and lines[1] == "Traceback (most recent call last):"
