@@ -22,6 +22,7 @@ from eventsweep.model import Query
 from eventsweep.sources.journald.mapping import DEFAULT_LEVEL, LEVEL_OF_PRIORITY
 
 EPOCH = "1970-01-01T00:00:00.000000Z"  # no journal entry is older
+LINES_MAX = 2**31 - 1  # journalctl refuses a larger --lines (the query's limit still applies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ def build_argv(
     span = priority_range(query.levels)
     if span is not None:
         argv.append(f"--priority={span[0]}..{span[1]}")
-    if query.limit is not None and _exact(query):
+    if query.limit is not None and query.limit <= LINES_MAX and _exact(query):
         argv.append(f"--lines={query.limit}")
     if query.sources:
         argv.extend(source_matches(found))
