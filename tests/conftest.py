@@ -3,8 +3,9 @@ and which tests need a real server.
 
 The ``servers`` marker (registered in pyproject.toml) goes on every test that starts Samba or
 sshd or makes journal files with systemd-journal-remote: whole modules say so themselves
-(``pytestmark``: test_winrpc_samba, test_ssh_source); elsewhere a test is marked when it uses
-one of the fixtures in :data:`SERVER_FIXTURES`. ``pytest -m "not servers"`` runs the rest.
+(``pytestmark``: test_winrpc_samba, test_ssh_source); the README's commands that need one mark
+themselves (test_readme: their servers start on first use); elsewhere a test is marked when it
+uses one of the fixtures in :data:`SERVER_FIXTURES`. ``pytest -m "not servers"`` runs the rest.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ SERVER_FIXTURES = frozenset(
         "fleet",  # sshd (tests/testbed/sshd.py)
         "servers",  # Samba (tests/testbed/samba.py)
         "journal_dir",  # systemd-journal-remote (tests/testbed/journals.py)
-        "readme_fleet",  # sshd and journals for the README's commands
-        "readme_journal",
     )
 )
 
