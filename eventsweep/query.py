@@ -31,8 +31,7 @@ def parse_time(flag: str, text: str, now: datetime) -> str:
         if relative:
             seconds = float(relative.group(1)) * _UNITS[relative.group(2).lower()]
             return iso(now - timedelta(seconds=seconds))
-        moment = _absolute(flag, text)
-        return iso(moment)
+        return iso(_absolute(flag, text))
     except OverflowError:
         raise UsageError(f"{flag}: {text!r} is out of range (years 1 to 9999 UTC)") from None
 
