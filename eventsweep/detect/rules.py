@@ -1,0 +1,260 @@
+"""Loading a rule set, and matching events against it.
+
+:func:`load_rules` reads rule files and directories, compiles each file it has not seen
+(through pySigma, see :mod:`eventsweep.detect.parse`; in worker processes when there are many)
+and keeps the result in the cache; a rule that does not load is a :class:`RuleProblem`, never
+an exception. :class:`RuleSet` matches an event against the rules its log source admits
+(:mod:`eventsweep.detect.index`), building each rule's closures the first time it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from eventsweep.detect import cache
+from eventsweep.detect.index import Variant, Wanted, wanted
+from eventsweep.detect.match import Test, View, build, explain
+from eventsweep.model import Event
+
+if TYPE_CHECKING:
+    from eventsweep.detect.parse import CompiledRule, FileResult
+
+PARALLEL = 200  # files to compile before worker processes pay for their start
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """A rule (or a whole file) that could not be loaded, and why, in one line."""
+
+    path: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A loaded rule: its metadata, its file and its variants (see :mod:`.logsources`)."""
+
+    id: str
+    title: str
+    level: str
+    status: str
+    tags: tuple[str, ...]
+    path: str
+    variants: tuple[Variant, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A rule that matched an event: the rule's metadata and the event fields it matched."""
+
+    id: str
+    title: str
+    level: str
+    status: str
+    tags: tuple[str, ...]
+    path: str
+    fields: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "status": self.status,
+            "tags": list(self.tags),
+            "path": self.path,
+            "fields": list(self.fields),
+        }
+
+
+def detection_record(event: Event, detection: Detection) -> dict[str, Any]:
+    """A detection as output: the event's own fields, unchanged, and a ``rule`` object."""
+    record = event.to_dict()
+    record["rule"] = detection.to_dict()
+    return record
+
+
+class SummaryRow(NamedTuple):
+    rule_id: str
+    title: str
+    level: str
+    target: str
+
+
+def summary(pairs: Iterable[tuple[Event, Detection]]) -> Counter[SummaryRow]:
+    """How many detections each rule made on each target."""
+    return Counter(
+        SummaryRow(detection.id, detection.title, detection.level, event.target)
+        for event, detection in pairs
+    )
+
+
+class _Entry(NamedTuple):
+    rule: Rule
+    plan: Any
+    test: Test
+    memo: dict[int, Test]
+
+
+class RuleSet:
+    """Loaded rules and the problems of those that did not load.
+
+    ``match(event)`` gives the detections of one event (in rule order); ``wanted()`` what the
+    rules could match at all. Matching is single-threaded; use one RuleSet per thread.
+    """
+
+    def __init__(self, rules: Sequence[Rule], problems: Sequence[RuleProblem]) -> None:
+        self.rules = tuple(rules)
+        self.problems = tuple(problems)
+        self._candidates: dict[tuple[str, str, int | None], list[_Entry]] = {}
+        self._built: dict[int, _Entry] = {}
+
+    def match(self, event: Event) -> list[Detection]:
+        key = (event.log, event.source, event.event_id)
+        entries = self._candidates.get(key)
+        if entries is None:
+            entries = self._candidates[key] = self._select(*key)
+        if not entries:
+            return []
+        view = View(event)
+        found = [self._detection(entry, view) for entry in entries if entry.test(view)]
+        return found if len(found) < 2 else _distinct(found)
+
+    def wanted(self) -> Wanted:
+        return wanted(variant for rule in self.rules for variant in rule.variants)
+
+    def _select(self, log: str, source: str, event_id: int | None) -> list[_Entry]:
+        return [
+            self._entry(rule, variant)
+            for rule in self.rules
+            for variant in rule.variants
+            if variant.admits(log, source, event_id)
+        ]
+
+    def _entry(self, rule: Rule, variant: Variant) -> _Entry:
+        entry = self._built.get(id(variant))
+        if entry is None:
+            memo: dict[int, Test] = {}
+            test = build(variant.plan, memo)
+            entry = self._built[id(variant)] = _Entry(rule, variant.plan, test, memo)
+        return entry
+
+    @staticmethod
+    def _detection(entry: _Entry, view: View) -> Detection:
+        rule = entry.rule
+        fields = tuple(explain(entry.plan, entry.memo, view))
+        return Detection(rule.id, rule.title, rule.level, rule.status, rule.tags, rule.path, fields)
+
+
+def _distinct(found: list[Detection]) -> list[Detection]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for detection in found:
+        if (detection.id, detection.path) not in seen:
+            seen.add((detection.id, detection.path))
+            out.append(detection)
+    return out
+
+
+def load_rules(
+    paths: Sequence[str],
+    *,
+    levels: frozenset[str] = frozenset(),
+    statuses: frozenset[str] = frozenset(),
+    tags: frozenset[str] = frozenset(),
+) -> RuleSet:
+    """The rules of files and directories (``*.yml``, ``*.yaml``, recursively), those of the
+    given levels, statuses and tags (empty: any; a tag also picks its sub-tags, attack.t1059
+    picks attack.t1059.001). Compiled rules are cached by file content (see :mod:`.cache`)."""
+    files, problems = _files(paths)
+    texts: dict[str, bytes] = {}
+    for path in files:
+        try:
+            texts[path] = Path(path).read_bytes()
+        except OSError as error:
+            problems.append(RuleProblem(path, f"cannot read: {error.strerror or error}"))
+    results = _compiled(texts)
+    rules: list[Rule] = []
+    for path, result in results.items():
+        problems.extend(RuleProblem(path, reason) for reason in result.problems)
+        rules.extend(_rule(path, compiled) for compiled in result.rules)
+    picked = [rule for rule in rules if _picked(rule, levels, statuses, tags)]
+    return RuleSet(picked, problems)
+
+
+def _rule(path: str, compiled: CompiledRule) -> Rule:
+    return Rule(
+        compiled.id,
+        compiled.title,
+        compiled.level,
+        compiled.status,
+        compiled.tags,
+        path,
+        compiled.variants,
+    )
+
+
+def _picked(
+    rule: Rule, levels: frozenset[str], statuses: frozenset[str], tags: frozenset[str]
+) -> bool:
+    if levels and rule.level not in {level.lower() for level in levels}:
+        return False
+    if statuses and rule.status not in {status.lower() for status in statuses}:
+        return False
+    if not tags:
+        return True
+    wanted_tags = [tag.lower() for tag in tags]
+    return any(
+        tag == want or tag.startswith(want + ".")
+        for tag in (tag.lower() for tag in rule.tags)
+        for want in wanted_tags
+    )
+
+
+def _files(paths: Sequence[str]) -> tuple[list[str], list[RuleProblem]]:
+    files: list[str] = []
+    problems: list[RuleProblem] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = [p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()]
+            files.extend(str(p) for p in sorted(found))
+        elif path.is_file():
+            files.append(str(path))
+        else:
+            problems.append(RuleProblem(name, "no such file or directory"))
+    return list(dict.fromkeys(files)), problems
+
+
+def _compiled(texts: dict[str, bytes]) -> dict[str, FileResult]:
+    """Each file's result, from the cache or compiled now (then cached)."""
+    entries = cache.read()
+    keys = {path: cache.key(text) for path, text in texts.items()}
+    missing = {key: texts[path] for path, key in keys.items() if key not in entries}
+    if missing:
+        fresh = dict(zip(missing, _compile_all(list(missing.values())), strict=True))
+        if len(entries) + len(fresh) > cache.LIMIT:
+            entries = {key: entries[key] for key in keys.values() if key in entries}
+        entries.update(fresh)
+        cache.write(entries)
+    return {path: entries[key] for path, key in keys.items()}
+
+
+def _compile_all(texts: list[bytes]) -> list[FileResult]:
+    from eventsweep.detect.parse import compile_file  # pySigma: only when something is new
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(texts) < PARALLEL or workers < 2:
+        return [compile_file(text) for text in texts]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(compile_file, texts, chunksize=64))
