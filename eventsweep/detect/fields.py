@@ -52,6 +52,20 @@ LEVEL_NUMBERS: Mapping[str, int] = MappingProxyType(
     }
 )
 
+# Windows log source services the pipelines do not name, and their channels (added the same
+# way pysigma-pipeline-windows adds its own: a Channel condition).
+EXTRA_CHANNELS: Mapping[str, str] = MappingProxyType(
+    {
+        "smbclient-connectivity": "Microsoft-Windows-SmbClient/Connectivity",
+        "smbserver-connectivity": "Microsoft-Windows-SMBServer/Connectivity",
+        "iis-configuration": "Microsoft-IIS-Configuration/Operational",
+        "ldap": "Microsoft-Windows-LDAP-Client/Debug",
+    }
+)
+
+# The event fields the log-source index knows for every event (see detect/index.py).
+INDEXED = frozenset(("log", "source", "event_id"))
+
 # journald identifiers (SYSLOG_IDENTIFIER, as journalctl matches them) of a Linux log source
 # service; a service not named here (auth, syslog…) reads every journal entry.
 LINUX_SERVICES: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from eventsweep.detect.compile import Node
+from eventsweep.detect.fields import INDEXED, event_field
+from eventsweep.detect.match import View, build
+from eventsweep.model import Event
 
 
 class Variant(NamedTuple):
@@ -105,9 +108,12 @@ def wanted(variants: Iterable[Variant]) -> Wanted:
             known = by_log.get(log, frozenset())
             ids = variant.event_ids
             by_log[log] = None if known is None or ids is None else known | ids
-    return Wanted(logs, event_ids, by_log if logs is not None else {}, _union(
-        variant.sources for variant in linux
-    ))
+    return Wanted(
+        logs,
+        event_ids,
+        by_log if logs is not None else {},
+        _union(variant.sources for variant in linux),
+    )
 
 
 def _union(sets: Iterable[frozenset[Any] | None]) -> frozenset[Any] | None:
@@ -117,3 +123,45 @@ def _union(sets: Iterable[frozenset[Any] | None]) -> frozenset[Any] | None:
             return None
         found |= values
     return frozenset(found)
+
+
+def specialize(node: Node, known: View) -> Node:
+    """The plan for events of one (log, provider, event id): leaves on those fields are
+    evaluated against ``known`` (an event holding just them) and folded away. A leaf of the
+    rule's selection stays as a ``const`` leaf (reported in a detection's fields); a plan that
+    folds to ``("const", None, False, False)`` can't match such events at all."""
+    kind = node[0]
+    if kind == "and" or kind == "or":
+        return _fold(kind, [specialize(child, known) for child in node[1]])
+    if kind == "not":
+        inner = specialize(node[1], known)
+        return (_const(not inner[3]) if inner[0] == "const" else ("not", inner))
+    if kind == "const" or node[1] is None:
+        return node
+    if event_field(node[1], linux=known.linux) not in INDEXED:
+        return node
+    value = build(node)(known)
+    return ("const", node[1], node[2], value) if node[2] and value else _const(value)
+
+
+def _const(value: bool) -> Node:
+    return ("const", None, False, value)
+
+
+def _fold(kind: str, children: list[Node]) -> Node:
+    absorbing = kind == "or"  # True absorbs an or, False an and
+    kept: list[Node] = []
+    for child in children:
+        if child[0] == "const" and child[3] is absorbing:
+            return child
+        if child[0] == "const" and child[1] is None:
+            continue  # the neutral element, hidden
+        kept.append(child)
+    if not kept:
+        return _const(not absorbing)
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+def key_view(log: str, source: str, event_id: int | None) -> View:
+    """An event holding only what the index knows of events: for :func:`specialize`."""
+    return View(Event("", "", "", log, None, event_id, "", source, None, "", {}))

@@ -9,6 +9,9 @@ Windows rules go through pySigma's own pipelines, as SigmaHQ's regression tests 
 - ``windows-audit`` then ``windows-logsources``, for the categories that pipeline maps
   (process_creation → Security 4688, registry_* → Security 4657, with their field names): a
   second variant of the same rule, so one rule reads both Sysmon and Security logs.
+- the few services neither names (:data:`~eventsweep.detect.fields.EXTRA_CHANNELS`) get their
+  channel the same way; a category or service still without a channel (file_access,
+  file_rename: ETW only) is reported as not supported.
 
 Linux rules read the journal: their service names the journald identifiers
 (:data:`~eventsweep.detect.fields.LINUX_SERVICES`); auditd and the Sysmon-for-Linux categories
@@ -23,11 +26,13 @@ from functools import cache
 from sigma.exceptions import SigmaError
 from sigma.pipelines.sysmon import sysmon_pipeline
 from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
-from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import AddConditionTransformation
 from sigma.rule import SigmaRule
 
 from eventsweep.detect.compile import Unsupported, plan
-from eventsweep.detect.fields import LINUX_SERVICES, LINUX_UNSUPPORTED
+from eventsweep.detect.fields import EXTRA_CHANNELS, LINUX_SERVICES, LINUX_UNSUPPORTED
 from eventsweep.detect.index import Variant, constraint, narrow
 
 AUDIT_CATEGORIES = frozenset(("process_creation", "registry_event", "registry_set", "registry_add"))
@@ -35,8 +40,23 @@ AUDIT_CATEGORIES = frozenset(("process_creation", "registry_event", "registry_se
 
 @cache
 def _pipelines() -> tuple[ProcessingPipeline, ProcessingPipeline]:
-    logsources = windows_logsource_pipeline()
+    logsources = windows_logsource_pipeline() + _extra_channels()
     return sysmon_pipeline() + logsources, windows_audit_pipeline() + logsources
+
+
+def _extra_channels() -> ProcessingPipeline:
+    return ProcessingPipeline(
+        name="eventsweep: channels of the services the Windows pipeline does not name",
+        priority=10,
+        items=[
+            ProcessingItem(
+                identifier=f"eventsweep_logsource_{service}",
+                transformation=AddConditionTransformation({"Channel": channel}),
+                rule_conditions=[LogsourceCondition(product="windows", service=service)],
+            )
+            for service, channel in EXTRA_CHANNELS.items()
+        ],
+    )
 
 
 def variants(rule: SigmaRule) -> tuple[Variant, ...]:
@@ -55,12 +75,17 @@ def _windows(rule: SigmaRule) -> tuple[Variant, ...]:
     sysmon, audit = _pipelines()
     category = (rule.logsource.category or "").lower()
     if category not in AUDIT_CATEGORIES:
-        return (_windows_variant(rule, sysmon),)
-    found = [_windows_variant(copy.deepcopy(rule), sysmon)]
-    try:
-        found.append(_windows_variant(rule, audit))
-    except (SigmaError, Unsupported):
-        pass  # a field Security events lack (windows-audit fails it): Sysmon only
+        found = [_windows_variant(rule, sysmon)]
+    else:
+        found = [_windows_variant(copy.deepcopy(rule), sysmon)]
+        try:
+            found.append(_windows_variant(rule, audit))
+        except (SigmaError, Unsupported):
+            pass  # a field Security events lack (windows-audit fails it): Sysmon only
+    named = category or rule.logsource.service
+    if named and found[0].logs is None:  # a log source no pipeline knows: no channel to read
+        kind = "category" if category else "service"
+        raise Unsupported(f"log source {kind} {named!r} is mapped to no Windows event log")
     return tuple(found)
 
 
@@ -88,4 +113,3 @@ def _linux(rule: SigmaRule) -> Variant:
         frozenset(identifiers) if identifiers else None, constraint(tree, "SYSLOG_IDENTIFIER")
     )
     return Variant(tree, True, frozenset(("journal",)), sources, None)
-

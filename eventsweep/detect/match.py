@@ -50,12 +50,24 @@ def _lower(text: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
 class View:
     """One event as the rules read it; every field's text is computed once, then cached."""
 
-    __slots__ = ("_folded", "_keywords", "_keywords_low", "_low", "_text", "event", "linux")
+    __slots__ = (
+        "_blob",
+        "_folded",
+        "_keywords",
+        "_keywords_low",
+        "_low",
+        "_raw",
+        "_text",
+        "event",
+        "linux",
+    )
 
     def __init__(self, event: Event) -> None:
         self.event = event
         self.linux = event.log == "journal"
+        self._raw: dict[str, Any] = {}
         self._low: dict[str, Any] = {}
+        self._blob: dict[bool, str] = {}
         self._text: dict[str, Any] = {}
         self._folded: dict[str, str] | None = None
         self._keywords: tuple[tuple[str, str], ...] | None = None
@@ -63,6 +75,13 @@ class View:
 
     def raw(self, name: str) -> Any:
         """The value a Sigma field name reads (``_MISSING`` when the event has no such field)."""
+        try:
+            return self._raw[name]
+        except KeyError:
+            value = self._raw[name] = self._read(name)
+            return value
+
+    def _read(self, name: str) -> Any:
         attr = event_field(name, linux=self.linux)
         if attr is not None:
             if attr == "level_number":
@@ -115,6 +134,14 @@ class View:
             self._keywords_low = tuple((key, text.lower()) for key, text in self._keywords)
         return self._keywords_low
 
+    def blob(self, low: bool) -> str:
+        """Every keyword text in one, NUL between them (no keyword holds a NUL)."""
+        try:
+            return self._blob[low]
+        except KeyError:
+            text = self._blob[low] = "\0".join(text for _, text in self.keywords(low))
+            return text
+
 
 def build(node: Node, memo: dict[int, Test] | None = None) -> Test:
     """The predicate of a plan node (``memo`` keeps every subtree's, for :func:`explain`)."""
@@ -137,7 +164,7 @@ def _cost(node: Node) -> int:
     return {"not": 3, "and": 2, "or": 2}.get(node[0], 0 if node[0] in _CHEAP else 1)
 
 
-_CHEAP = frozenset(("eq", "num", "prefix", "suffix", "contains", "null", "exists", "bool"))
+_CHEAP = frozenset(("const", "eq", "num", "prefix", "suffix", "contains", "null", "exists", "bool"))
 
 
 def _all(tests: list[Test]) -> Test:
@@ -174,7 +201,12 @@ def _not(test: Test) -> Test:
 
 def _leaf(node: Node) -> Test:
     kind, field = node[0], node[1]
+    if kind == "const":
+        value: bool = node[3]
+        return lambda view: value
     cased = kind == "re" or node[-1] is True  # a regex reads the text as it is
+    if field is None and kind == "contains":
+        return _keyword_blob(_text_test(kind, node[3:]), cased)
     if field is None:
         return _keyword(_text_test(kind, node[3:]), cased)
     if kind in _TEXT_KINDS:
@@ -199,6 +231,11 @@ def _keyword(test: Callable[[str], bool], cased: bool) -> Test:
         return any(test(text) for _, text in view.keywords(not cased))
 
     return keyword
+
+
+def _keyword_blob(test: Callable[[str], bool], cased: bool) -> Test:
+    # a literal can't match across the NULs of the blob: one search instead of one per text
+    return lambda view: test(view.blob(not cased))
 
 
 def _text_test(kind: str, args: tuple[Any, ...]) -> Callable[[str], bool]:
@@ -341,6 +378,8 @@ def explain(node: Node, memo: dict[int, Test], view: View) -> list[str]:
         return list(dict.fromkeys(names))
     if not node[2]:  # added by a pipeline (the log source), not the rule's selection
         return []
+    if kind == "const":
+        return [view.field_name(node[1])] if node[1] is not None else []
     if node[1] is None:
         test = _text_test(node[0], node[3:])
         texts = view.keywords(kind != "re" and node[-1] is not True)

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eventsweep.detect import cache
-from eventsweep.detect.index import Variant, Wanted, wanted
+from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
 from eventsweep.detect.match import Test, View, build, explain
 from eventsweep.model import Event
 
 if TYPE_CHECKING:
     from eventsweep.detect.parse import CompiledRule, FileResult
 
+_NEVER = ("const", None, False, False)
 PARALLEL = 200  # files to compile before worker processes pay for their start
 
 
@@ -117,7 +118,12 @@ class RuleSet:
         self.rules = tuple(rules)
         self.problems = tuple(problems)
         self._candidates: dict[tuple[str, str, int | None], list[_Entry]] = {}
-        self._built: dict[int, _Entry] = {}
+        self._order = {id(rule): number for number, rule in enumerate(self.rules)}
+        self._by_log: dict[str | None, list[tuple[Rule, Variant]]] = {}
+        for rule in self.rules:
+            for variant in rule.variants:
+                for log in variant.logs or (None,):
+                    self._by_log.setdefault(log and log.lower(), []).append((rule, variant))
 
     def match(self, event: Event) -> list[Detection]:
         key = (event.log, event.source, event.event_id)
@@ -134,20 +140,17 @@ class RuleSet:
         return wanted(variant for rule in self.rules for variant in rule.variants)
 
     def _select(self, log: str, source: str, event_id: int | None) -> list[_Entry]:
-        return [
-            self._entry(rule, variant)
-            for rule in self.rules
-            for variant in rule.variants
-            if variant.admits(log, source, event_id)
-        ]
-
-    def _entry(self, rule: Rule, variant: Variant) -> _Entry:
-        entry = self._built.get(id(variant))
-        if entry is None:
-            memo: dict[int, Test] = {}
-            test = build(variant.plan, memo)
-            entry = self._built[id(variant)] = _Entry(rule, variant.plan, test, memo)
-        return entry
+        """The variants events of this key could match, each specialized for the key."""
+        known = key_view(log, source, event_id)
+        entries = []
+        pairs = self._by_log.get(log.lower(), []) + self._by_log.get(None, [])
+        for rule, variant in sorted(pairs, key=lambda pair: self._order[id(pair[0])]):
+            if variant.admits(log, source, event_id):
+                plan = specialize(variant.plan, known)
+                if plan != _NEVER:
+                    memo: dict[int, Test] = {}
+                    entries.append(_Entry(rule, plan, build(plan, memo), memo))
+        return entries
 
     @staticmethod
     def _detection(entry: _Entry, view: View) -> Detection:
