@@ -54,8 +54,8 @@ def key(text: bytes) -> str:
     return hashlib.sha256(fingerprint() + text).hexdigest()
 
 
-def read(where: Path | None = None) -> dict[str, Any]:
-    path = (where or directory()) / NAME
+def read(where: Path) -> dict[str, Any]:
+    path = where / NAME
     try:
         with path.open("rb") as file:
             entries = pickle.load(file)
@@ -64,14 +64,16 @@ def read(where: Path | None = None) -> dict[str, Any]:
     return entries if isinstance(entries, dict) else {}
 
 
-def write(entries: dict[str, Any], where: Path | None = None) -> None:
+def write(entries: dict[str, Any], where: Path) -> None:
     """Replace the cache with ``entries`` (atomically; an unwritable cache is not an error)."""
-    folder = where or directory()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".sigma-", suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            pickle.dump(entries, file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, folder / NAME)
+        where.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=where, prefix=".sigma-", suffix=".tmp")
     except OSError:
         return
+    try:
+        with os.fdopen(handle, "wb") as file:
+            pickle.dump(entries, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, where / NAME)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)

@@ -193,8 +193,9 @@ def _string(field: str | None, value: SigmaString, shown: bool, cased: bool) -> 
             parts.pop(0)
         while parts and parts[-1] is SpecialChars.WILDCARD_MULTI:
             parts.pop()
-        if all(isinstance(part, str) for part in parts):
-            return ("contains", None, shown, ("".join(parts),), cased)
+        literal = [part for part in parts if isinstance(part, str)]
+        if len(literal) == len(parts):
+            return ("contains", None, shown, ("".join(literal),), cased)
         return ("search", None, shown, _regex(parts), cased)
     texts = [part for part in parts if isinstance(part, str)]
     specials = [part for part in parts if not isinstance(part, str)]

@@ -51,8 +51,8 @@ def constraint(node: Node, field: str, numeric: bool = False) -> frozenset[Any] 
     """The values ``field`` must equal for the plan to hold, or None when any value could."""
     kind = node[0]
     if kind == "and":
-        found = [c for c in (constraint(n, field, numeric) for n in node[1]) if c is not None]
-        return frozenset.intersection(*found) if found else None
+        known = [c for c in (constraint(n, field, numeric) for n in node[1]) if c is not None]
+        return frozenset.intersection(*known) if known else None
     if kind == "or":
         found = [constraint(n, field, numeric) for n in node[1]]
         if any(values is None for values in found):
@@ -135,7 +135,7 @@ def specialize(node: Node, known: View) -> Node:
         return _fold(kind, [specialize(child, known) for child in node[1]])
     if kind == "not":
         inner = specialize(node[1], known)
-        return (_const(not inner[3]) if inner[0] == "const" else ("not", inner))
+        return _const(not inner[3]) if inner[0] == "const" else ("not", inner)
     if kind == "const" or node[1] is None:
         return node
     if event_field(node[1], linux=known.linux) not in INDEXED:

@@ -20,12 +20,13 @@ are not in the journal and are reported as not supported. Other products are not
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from functools import cache
 
 from sigma.exceptions import SigmaError
-from sigma.pipelines.sysmon import sysmon_pipeline
-from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+from sigma.pipelines.sysmon.sysmon import sysmon_pipeline
+from sigma.pipelines.windows.windows import windows_audit_pipeline, windows_logsource_pipeline
 from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import AddConditionTransformation
@@ -78,10 +79,9 @@ def _windows(rule: SigmaRule) -> tuple[Variant, ...]:
         found = [_windows_variant(rule, sysmon)]
     else:
         found = [_windows_variant(copy.deepcopy(rule), sysmon)]
-        try:
+        # a field Security events lack fails the windows-audit variant: Sysmon only, then
+        with contextlib.suppress(SigmaError, Unsupported):
             found.append(_windows_variant(rule, audit))
-        except (SigmaError, Unsupported):
-            pass  # a field Security events lack (windows-audit fails it): Sysmon only
     named = category or rule.logsource.service
     if named and found[0].logs is None:  # a log source no pipeline knows: no channel to read
         kind = "category" if category else "service"

@@ -31,8 +31,8 @@ def _text(value: Any) -> str | tuple[str, ...] | None:
     """The text(s) a value is compared as: None stays None, a list gives each item's text."""
     if value is None:
         return None
-    if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
@@ -42,9 +42,22 @@ def _text(value: Any) -> str | tuple[str, ...] | None:
 
 
 def _lower(text: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
-    if text is None or text.__class__ is str:
-        return text.lower() if text is not None else None  # type: ignore[union-attr]
+    if text is None or isinstance(text, str):
+        return text.lower() if text is not None else None
     return tuple(item.lower() for item in text)
+
+
+_FOLDED: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _folded(keys: tuple[str, ...]) -> dict[str, str]:
+    """Lower-cased key → key, shared by the events of one shape (bounded)."""
+    folded = _FOLDED.get(keys)
+    if folded is None:
+        if len(_FOLDED) > 4096:
+            _FOLDED.clear()
+        folded = _FOLDED[keys] = {key.lower(): key for key in keys}
+    return folded
 
 
 class View:
@@ -95,7 +108,7 @@ class View:
         if name in data:
             return name
         if self._folded is None:
-            self._folded = {key.lower(): key for key in data}
+            self._folded = _folded(tuple(data))
         return self._folded.get(name.lower(), name)
 
     def field_name(self, name: str) -> str:
@@ -135,12 +148,33 @@ class View:
         return self._keywords_low
 
     def blob(self, low: bool) -> str:
-        """Every keyword text in one, NUL between them (no keyword holds a NUL)."""
+        """Every keyword text in one, NUL between them (no keyword holds a NUL); a data value
+        the message already holds (an .evtx message renders the data) is not repeated."""
         try:
             return self._blob[low]
         except KeyError:
-            text = self._blob[low] = "\0".join(text for _, text in self.keywords(low))
-            return text
+            blob = self._blob[low] = self.blob(False).lower() if low else self._join()
+            return blob
+
+    def _join(self) -> str:
+        message = self.event.message or ""
+        data = self.event.data
+        if self.linux or not data or _renders(message, data):
+            return message
+        parts = [message]
+        for value in data.values():
+            text = _text(value)
+            parts.extend((text,) if isinstance(text, str) else text or ())
+        return "\0".join(parts)
+
+
+def _renders(message: str, data: dict[str, Any]) -> bool:
+    """True when the message is the data's own Name=Value rendering (an .evtx record without
+    message text), which holds every text and number value as it is."""
+    first = next(iter(data))
+    return message.startswith(f"{first}=") and all(
+        value.__class__ is str or value.__class__ is int for value in data.values()
+    )
 
 
 def build(node: Node, memo: dict[int, Test] | None = None) -> Test:
@@ -173,10 +207,7 @@ def _all(tests: list[Test]) -> Test:
         return lambda view: first(view) and second(view)
 
     def every(view: View) -> bool:
-        for test in tests:
-            if not test(view):
-                return False
-        return True
+        return all(test(view) for test in tests)
 
     return every
 
@@ -187,10 +218,7 @@ def _any(tests: list[Test]) -> Test:
         return lambda view: first(view) or second(view)
 
     def some(view: View) -> bool:
-        for test in tests:
-            if test(view):
-                return True
-        return False
+        return any(test(view) for test in tests)
 
     return some
 
@@ -219,8 +247,8 @@ def _on_text(field: str, test: Callable[[str], bool], cased: bool) -> Test:
         value = view.text(field) if cased else view.low(field)
         if value is None:
             return False
-        if value.__class__ is str:
-            return test(value)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            return test(value)
         return any(test(item) for item in value)
 
     return on_text
@@ -257,7 +285,11 @@ def _text_test(kind: str, args: tuple[Any, ...]) -> Callable[[str], bool]:
     if len(values) == 1:
         (value,) = values
         return lambda text: value in text
-    return _lazy_regex("|".join(map(re.escape, values)), 0, "search")
+
+    def contains(text: str) -> bool:  # `in` for each: 3 times faster than a regex of them
+        return any(value in text for value in values)
+
+    return contains
 
 
 _TEXT_KINDS = frozenset(("eq", "prefix", "suffix", "contains", "glob", "search", "re"))
@@ -295,7 +327,14 @@ def _numbers(view: View, field: str) -> list[float]:
 
 def _num(field: str, values: tuple[float, ...]) -> Test:
     options = frozenset(values)
-    return lambda view: any(number in options for number in _numbers(view, field))
+
+    def num(view: View) -> bool:
+        value = view.raw(field)
+        if value.__class__ is int:
+            return value in options
+        return any(number in options for number in _numbers(view, field))
+
+    return num
 
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {

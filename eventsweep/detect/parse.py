@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import yaml
-
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError

@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from eventsweep.detect import cache
+from eventsweep.detect import cache as cache_store
 from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
 from eventsweep.detect.match import Test, View, build, explain
 from eventsweep.model import Event
@@ -175,10 +175,13 @@ def load_rules(
     levels: frozenset[str] = frozenset(),
     statuses: frozenset[str] = frozenset(),
     tags: frozenset[str] = frozenset(),
+    cache: str | os.PathLike[str] | None = None,
 ) -> RuleSet:
     """The rules of files and directories (``*.yml``, ``*.yaml``, recursively), those of the
     given levels, statuses and tags (empty: any; a tag also picks its sub-tags, attack.t1059
-    picks attack.t1059.001). Compiled rules are cached by file content (see :mod:`.cache`)."""
+    picks attack.t1059.001). Compiled rules are cached by file content in ``cache`` (a
+    directory; default: ``$EVENTSWEEP_CACHE`` or the user cache directory, see
+    :mod:`.cache`)."""
     files, problems = _files(paths)
     texts: dict[str, bytes] = {}
     for path in files:
@@ -186,7 +189,7 @@ def load_rules(
             texts[path] = Path(path).read_bytes()
         except OSError as error:
             problems.append(RuleProblem(path, f"cannot read: {error.strerror or error}"))
-    results = _compiled(texts)
+    results = _compiled(texts, Path(cache) if cache is not None else cache_store.directory())
     rules: list[Rule] = []
     for path, result in results.items():
         problems.extend(RuleProblem(path, reason) for reason in result.problems)
@@ -239,17 +242,17 @@ def _files(paths: Sequence[str]) -> tuple[list[str], list[RuleProblem]]:
     return list(dict.fromkeys(files)), problems
 
 
-def _compiled(texts: dict[str, bytes]) -> dict[str, FileResult]:
+def _compiled(texts: dict[str, bytes], where: Path) -> dict[str, FileResult]:
     """Each file's result, from the cache or compiled now (then cached)."""
-    entries = cache.read()
-    keys = {path: cache.key(text) for path, text in texts.items()}
+    entries = cache_store.read(where)
+    keys = {path: cache_store.key(text) for path, text in texts.items()}
     missing = {key: texts[path] for path, key in keys.items() if key not in entries}
     if missing:
         fresh = dict(zip(missing, _compile_all(list(missing.values())), strict=True))
-        if len(entries) + len(fresh) > cache.LIMIT:
+        if len(entries) + len(fresh) > cache_store.LIMIT:
             entries = {key: entries[key] for key in keys.values() if key in entries}
         entries.update(fresh)
-        cache.write(entries)
+        cache_store.write(entries, where)
     return {path: entries[key] for path, key in keys.items()}
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import yaml
 
 
-
 def _shared() -> Path:
     """../shared/corpus/sigma of the nearest folder above the repository that has one (the
     main checkout and its worktrees sit at different depths)."""
