@@ -12,13 +12,16 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
+from sigma.modifiers import SigmaUTF16Modifier, SigmaWideModifier, modifier_mapping
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from eventsweep.detect.compile import Unsupported
 from eventsweep.detect.index import Variant
 from eventsweep.detect.logsources import variants
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The specification's name of the wide modifier, which pySigma 1.5 knows as wide only.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 
 class CompiledRule(NamedTuple):
@@ -44,11 +47,14 @@ def compile_file(text: bytes) -> FileResult:
         # SigmaCollection.from_yaml is safe_load_all + from_dicts; libyaml's loader (same safe
         # semantics) reads the rules 5 times faster than the pure-Python one it uses
         documents = list(yaml.load_all(text, Loader=_LOADER))
-        collection = SigmaCollection.from_dicts(documents, collect_errors=True)
+        collection = SigmaCollection.from_dicts(
+            documents, collect_errors=True, resolve_references=False
+        )
     except Exception as error:  # a YAML or structure error: the whole file
         return FileResult((), (reason(error),))
     rules: list[CompiledRule] = []
-    problems = [reason(error) for error in collection.errors]
+    own = {id(error) for rule in collection.rules for error in rule.errors}
+    problems = [reason(error) for error in collection.errors if id(error) not in own]
     for rule in collection.rules:
         try:
             rules.append(compile_rule(rule))
@@ -64,6 +70,9 @@ def compile_rule(rule: object) -> CompiledRule:
         raise Unsupported(f"{type(rule).__name__} documents are not supported")
     if rule.errors:
         raise rule.errors[0]
+    if any(SigmaUTF16Modifier in item.modifiers for item in _items(rule.detection.detections)):
+        # pySigma 1.5 encodes its byte order mark as UTF-8 (EF BB BF), not as UTF-16 (FF FE)
+        raise Unsupported("the utf16 modifier is not supported (use utf16le or utf16be)")
     return CompiledRule(
         str(rule.id or ""),
         str(rule.title or ""),
@@ -72,6 +81,18 @@ def compile_rule(rule: object) -> CompiledRule:
         tuple(str(tag) for tag in rule.tags),
         variants(rule),
     )
+
+
+def _items(detections: dict[str, SigmaDetection]) -> list[SigmaDetectionItem]:
+    found: list[SigmaDetectionItem] = []
+    pending: list[SigmaDetection | SigmaDetectionItem] = list(detections.values())
+    while pending:
+        item = pending.pop()
+        if isinstance(item, SigmaDetection):
+            pending.extend(item.detection_items)
+        else:
+            found.append(item)
+    return found
 
 
 def reason(error: BaseException) -> str:
