@@ -11,7 +11,7 @@ from tests.detect.events import journal, sysmon, win
 GOOD = "selection:\n  CommandLine|contains: evil\ncondition: selection"
 
 
-def test_bad_rules_are_reported_and_the_others_loaded(write_rule: WriteRule, tmp_path: Path) -> None:
+def test_bad_rules_are_reported_the_others_loaded(write_rule: WriteRule, tmp_path: Path) -> None:
     good = write_rule(GOOD, name="good.yml")
     broken = tmp_path / "rules" / "broken.yml"
     broken.write_text("title: x\ndetection: [unclosed\n")
