@@ -125,8 +125,11 @@ def test_string_modifiers(
         ("DestinationIp|cidr: 10.0.0.0/8", {"DestinationIp": "not an address"}, False),
         ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "fe80::1"}, True),
         ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "10.1.2.3"}, False),
-        ("DestinationIp|cidr:\n    - 10.0.0.0/8\n    - 192.168.0.0/16", {"DestinationIp": "192.168.9.9"},
-         True),  # fmt: skip
+        (
+            "DestinationIp|cidr:\n    - 10.0.0.0/8\n    - 192.168.0.0/16",
+            {"DestinationIp": "192.168.9.9"},
+            True,
+        ),
         ("strings|contains: evil", {"strings": ["good", "EVIL service"]}, True),  # a list value
         ("strings|contains: evil", {"strings": ["good"]}, False),
         ("commandline|contains: evil", {"CommandLine": "evil"}, True),  # names in any case
@@ -227,8 +230,6 @@ condition: selection"""
 
 
 def test_several_conditions_are_or(write_rule: WriteRule) -> None:
-    rule = (
-        "a:\n  CommandLine: one\nb:\n  CommandLine: two\ncondition:\n  - a\n  - b"
-    )
+    rule = "a:\n  CommandLine: one\nb:\n  CommandLine: two\ncondition:\n  - a\n  - b"
     assert fires(write_rule, rule, cmd("two"))
     assert not fires(write_rule, rule, cmd("three"))
