@@ -26,6 +26,13 @@ SIGMA = Path(os.environ.get("EVENTSWEEP_SIGMA") or _shared())
 RULE_SETS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
 
 
+def evtx_corpus() -> Path:
+    """The shared .evtx corpus (tests/testbed/corpus.py's, else the one beside the rules)."""
+    from tests.testbed.corpus import CORPUS
+
+    return CORPUS if CORPUS.is_dir() else SIGMA.parent / "evtx"
+
+
 def rule_sets() -> list[str]:
     """The three published rule sets, as load_rules paths."""
     return [str(SIGMA / name) for name in RULE_SETS]
