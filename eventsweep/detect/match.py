@@ -286,8 +286,31 @@ def _text_test(kind: str, args: tuple[Any, ...]) -> Callable[[str], bool]:
         (value,) = values
         return lambda text: value in text
 
+    if len(values) > MANY:
+        return _contains_many(values)
+
     def contains(text: str) -> bool:  # `in` for each: 3 times faster than a regex of them
         return any(value in text for value in values)
+
+    return contains
+
+
+MANY = 16
+
+
+def _contains_many(values: tuple[str, ...]) -> Callable[[str], bool]:
+    """Many needles (emoji, homoglyphs: hundreds), filed by their first character: only those
+    whose first character the text holds are looked for."""
+    by_first: dict[str, list[str]] = {}
+    for value in values:
+        by_first.setdefault(value[:1], []).append(value)
+    if "" in by_first:  # an empty needle is in every text
+        return lambda text: True
+
+    def contains(text: str) -> bool:
+        return any(
+            value in text for first in by_first.keys() & set(text) for value in by_first[first]
+        )
 
     return contains
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from eventsweep.detect import cache as cache_store
 from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
 from eventsweep.detect.match import Test, View, build, explain
+from eventsweep.detect.prefilter import Prefilter
 from eventsweep.model import Event
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 _NEVER = ("const", None, False, False)
 PARALLEL = 200  # files to compile before worker processes pay for their start
+PREFILTER = 24  # entries a bucket needs before its prefilter pays (see prefilter.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,19 @@ class _Entry(NamedTuple):
     memo: dict[int, Test]
 
 
+class _Bucket(NamedTuple):
+    """The entries one (log, provider, event id) admits, and their prefilter if many."""
+
+    entries: list[_Entry]
+    prefilter: Prefilter | None
+
+
+def _bucket(entries: list[_Entry]) -> _Bucket:
+    if len(entries) < PREFILTER:
+        return _Bucket(entries, None)
+    return _Bucket(entries, Prefilter([entry.plan for entry in entries]))
+
+
 class RuleSet:
     """Loaded rules and the problems of those that did not load.
 
@@ -117,7 +132,7 @@ class RuleSet:
     def __init__(self, rules: Sequence[Rule], problems: Sequence[RuleProblem]) -> None:
         self.rules = tuple(rules)
         self.problems = tuple(problems)
-        self._candidates: dict[tuple[str, str, int | None], list[_Entry]] = {}
+        self._candidates: dict[tuple[str, str, int | None], _Bucket] = {}
         self._order = {id(rule): number for number, rule in enumerate(self.rules)}
         self._by_log: dict[str | None, list[tuple[Rule, Variant]]] = {}
         for rule in self.rules:
@@ -127,12 +142,15 @@ class RuleSet:
 
     def match(self, event: Event) -> list[Detection]:
         key = (event.log, event.source, event.event_id)
-        entries = self._candidates.get(key)
-        if entries is None:
-            entries = self._candidates[key] = self._select(*key)
+        bucket = self._candidates.get(key)
+        if bucket is None:
+            bucket = self._candidates[key] = _bucket(self._select(*key))
+        entries = bucket.entries
         if not entries:
             return []
         view = View(event)
+        if bucket.prefilter is not None:
+            entries = [entries[number] for number in bucket.prefilter.select(view)]
         found = [self._detection(entry, view) for entry in entries if entry.test(view)]
         return found if len(found) < 2 else _distinct(found)
 

@@ -78,9 +78,12 @@ def test_process_creation_reads_sysmon_and_security(write_rule: WriteRule) -> No
     assert not rules.match(sysmon({"Image": "C:\\Windows\\whoami.exe"}, event_id=3))
     assert not rules.match(journal("C:\\Windows\\whoami.exe", data={"Image": "\\whoami.exe"}))
     wanted = rules.wanted()
-    assert wanted.logs == {"microsoft-windows-sysmon/operational", "security"}
-    assert wanted.event_ids == {1, 4688}
-    assert wanted.by_log == {"microsoft-windows-sysmon/operational": {1}, "security": {4688}}
+    assert wanted.logs == frozenset({"microsoft-windows-sysmon/operational", "security"})
+    assert wanted.event_ids == frozenset({1, 4688})
+    assert wanted.by_log == {
+        "microsoft-windows-sysmon/operational": frozenset({1}),
+        "security": frozenset({4688}),
+    }
     assert wanted.identifiers == frozenset()  # no Linux rule: no journal entry wanted
 
 
@@ -93,7 +96,7 @@ def test_linux_rules_read_their_identifiers(write_rule: WriteRule) -> None:
     assert rules.match(journal("Failed password for root", identifier="sshd"))
     assert not rules.match(journal("Failed password for root", identifier="CRON"))
     assert not rules.match(win({}, message="Failed password for root"))
-    assert rules.wanted().identifiers == {"sshd"}
+    assert rules.wanted().identifiers == frozenset({"sshd"})
     assert rules.wanted().logs == frozenset()
     anywhere = write_rule(
         "keywords:\n  - 'segfault'\ncondition: keywords", logsource="product: linux"

@@ -1,0 +1,93 @@
+"""A prefilter for the busy log sources (Sysmon 1, Security 4688: a thousand rules each).
+
+Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
+needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
+the message. :func:`anchor` finds such a necessary set of (field, needle) for a plan: under
+``and`` the best of its parts', under ``or`` all of its branches' together; negations, regexes,
+numbers and short needles give none. The :class:`Prefilter` indexes every needle by its rarest
+4-character piece, per field; for an event it takes the pieces of each indexed field's text,
+checks the needles filed under them, and gives the rules whose anchor holds (plus the rules
+without one). Exact: a rule it leaves out can't match the event.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from eventsweep.detect.compile import Node
+from eventsweep.detect.match import View
+
+GRAM = 4
+KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)
+_TEXT = frozenset(("eq", "prefix", "suffix", "contains"))
+
+Atom = tuple[str, str]  # (field, lower-cased needle)
+
+
+def anchor(node: Node) -> list[Atom] | None:
+    """Atoms one of which holds whenever the plan does; None when there is no such set."""
+    kind = node[0]
+    if kind == "and":
+        found = [atoms for atoms in map(anchor, node[1]) if atoms is not None]
+        return min(found, key=_score) if found else None
+    if kind == "or":
+        atoms: list[Atom] = []
+        for child in node[1]:
+            more = anchor(child)
+            if more is None:
+                return None
+            atoms.extend(more)
+        return atoms
+    if kind not in _TEXT or (node[1] is None and kind != "contains"):
+        return None
+    needles = [str(value).lower() for value in node[3]]
+    if any(len(needle) < GRAM for needle in needles):
+        return None
+    field = KEYWORDS if node[1] is None else node[1]
+    return [(field, needle) for needle in needles]
+
+
+def _score(atoms: list[Atom]) -> tuple[int, int]:
+    return (len(atoms), -min(len(needle) for _, needle in atoms))
+
+
+class Prefilter:
+    """Which of a bucket's plans could hold for an event (indexes into ``plans``)."""
+
+    def __init__(self, plans: Sequence[Node]) -> None:
+        anchors = [anchor(plan) for plan in plans]
+        self.always = [number for number, atoms in enumerate(anchors) if atoms is None]
+        counts: Counter[tuple[str, str]] = Counter(
+            (field, needle[i : i + GRAM])
+            for atoms in anchors
+            for field, needle in atoms or ()
+            for i in range(len(needle) - GRAM + 1)
+        )
+        self.tables: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        for number, atoms in enumerate(anchors):
+            for field, needle in atoms or ():
+                pieces = {needle[i : i + GRAM] for i in range(len(needle) - GRAM + 1)}
+                rarest = min(sorted(pieces), key=lambda piece: counts[(field, piece)])
+                table = self.tables.setdefault(field, {})
+                table.setdefault(rarest, []).append((needle, number))
+
+    def select(self, view: View) -> list[int]:
+        chosen = set(self.always)
+        for field, table in self.tables.items():
+            for text in _texts(view, field):
+                pieces = {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
+                for piece in pieces.intersection(table):
+                    for needle, number in table[piece]:
+                        if number not in chosen and needle in text:
+                            chosen.add(number)
+        return sorted(chosen)
+
+
+def _texts(view: View, field: str) -> tuple[str, ...]:
+    if field == KEYWORDS:
+        return (view.blob(True),)
+    value = view.low(field)
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
