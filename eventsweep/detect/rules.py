@@ -126,7 +126,8 @@ class RuleSet:
     """Loaded rules and the problems of those that did not load.
 
     ``match(event)`` gives the detections of one event (in rule order); ``wanted()`` what the
-    rules could match at all. Matching is single-threaded; use one RuleSet per thread.
+    rules could match at all. Matching is single-threaded; use one RuleSet per thread. A
+    RuleSet pickles small (its plans, not its closures), to match in worker processes.
     """
 
     def __init__(self, rules: Sequence[Rule], problems: Sequence[RuleProblem]) -> None:
@@ -139,6 +140,10 @@ class RuleSet:
             for variant in rule.variants:
                 for log in variant.logs or (None,):
                     self._by_log.setdefault(log and log.lower(), []).append((rule, variant))
+
+    def __reduce__(self) -> tuple[type[RuleSet], tuple[Any, ...]]:
+        # pickles without its closures (rebuilt where it is used): for worker processes
+        return (RuleSet, (self.rules, self.problems))
 
     def match(self, event: Event) -> list[Detection]:
         key = (event.log, event.source, event.event_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from eventsweep.detect import Detection, detection_record, load_rules, summary
@@ -147,3 +148,11 @@ def test_keyword_fields_name_where_they_matched(write_rule: WriteRule) -> None:
     assert detection.fields == ("Tool",)
     (detection,) = rules.match(win({}, message="mimikatz ran"))
     assert detection.fields == ("message",)
+
+
+def test_a_rule_set_pickles_for_worker_processes(write_rule: WriteRule) -> None:
+    rules = load_rules([str(write_rule(GOOD))])
+    event = win({"CommandLine": "an evil one"})
+    assert rules.match(event)  # its closures are built: they are not pickled
+    again = pickle.loads(pickle.dumps(rules))
+    assert again.rules == rules.rules and again.match(event) == rules.match(event)
