@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -285,5 +286,9 @@ def _compile_all(texts: list[bytes]) -> list[FileResult]:
     workers = min(os.cpu_count() or 1, 8)
     if len(texts) < PARALLEL or workers < 2:
         return [compile_file(text) for text in texts]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(compile_file, texts, chunksize=64))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            return list(pool.map(compile_file, texts, chunksize=64))
+    except (OSError, RuntimeError, BrokenProcessPool):
+        # no processes here (a sandbox, an unguarded __main__): the same work in this one
+        return [compile_file(text) for text in texts]
