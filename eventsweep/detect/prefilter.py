@@ -3,8 +3,8 @@
 Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
 needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
 the message. :func:`anchor` finds such a necessary set of (field, needle) for a plan: under
-``and`` the best of its parts', under ``or`` all of its branches' together; negations, regexes,
-numbers and short needles give none. The :class:`Prefilter` indexes every needle by its rarest
+``and`` the best of its parts', under ``or`` all of its branches' together; a wildcard pattern
+its longest literal run; negations, regexes, numbers and short needles give none. The :class:`Prefilter` indexes every needle by its rarest
 4-character piece, per field; for an event it takes the pieces of each indexed field's text,
 checks the needles filed under them, and gives the rules whose anchor holds (plus the rules
 without one). Exact: a rule it leaves out can't match the event.
@@ -39,13 +39,38 @@ def anchor(node: Node) -> list[Atom] | None:
                 return None
             atoms.extend(more)
         return atoms
+    field = KEYWORDS if node[1] is None else node[1]
+    if kind in ("glob", "search"):  # a wildcard pattern holds its literal runs
+        longest = max(literals(node[3]), key=len).lower()
+        return [(field, longest)] if len(longest) >= GRAM else None
     if kind not in _TEXT or (node[1] is None and kind != "contains"):
         return None
     needles = [str(value).lower() for value in node[3]]
     if any(len(needle) < GRAM for needle in needles):
         return None
-    field = KEYWORDS if node[1] is None else node[1]
     return [(field, needle) for needle in needles]
+
+
+def literals(pattern: str) -> list[str]:
+    """The literal runs of a wildcard pattern's regex (as compile.py writes it: re.escape'd
+    text, ``.*`` and ``.`` between)."""
+    runs: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            current.append(pattern[index + 1])
+            index += 2
+        elif char == ".":
+            runs.append("".join(current))
+            current = []
+            index += 2 if pattern[index + 1 : index + 2] == "*" else 1
+        else:
+            current.append(char)
+            index += 1
+    runs.append("".join(current))
+    return runs
 
 
 def _score(atoms: list[Atom]) -> tuple[int, int]:
