@@ -2,15 +2,22 @@
 
 The public names (stable; the ``hunt`` command and the sweep engine use these only)::
 
-    load_rules(paths, *, levels=frozenset(), statuses=frozenset(), tags=frozenset()) -> RuleSet
+    load_rules(paths, *, levels=frozenset(), statuses=frozenset(), tags=frozenset(),
+               cache=None) -> RuleSet
         Rule files and directories (*.yml, *.yaml, recursively), parsed with pySigma and its
-        Windows pipelines, compiled to our own plans and cached by file content. Never raises
-        for a rule: what does not load is a RuleProblem.
+        Windows pipelines, compiled to our own plans and cached by file content (in ``cache``,
+        else $EVENTSWEEP_CACHE, else the user cache directory). Never raises for a rule: what
+        does not load is a RuleProblem.
     RuleSet
         .rules      tuple[Rule, ...]: id, title, level, status, tags, path, variants
         .problems   tuple[RuleProblem, ...]
         .match(event: Event) -> list[Detection]
-        .wanted() -> Wanted: logs, event_ids, by_log, identifiers (None = any), for pushdown
+        .wanted() -> Wanted, for pushdown (None: any):
+            logs         frozenset[str] | None   Windows channels, lower-cased
+            event_ids    frozenset[int] | None
+            by_log       Mapping[str, frozenset[int] | None]   each wanted log's event ids
+            identifiers  frozenset[str] | None   journald SYSLOG_IDENTIFIERs (empty: none)
+        pickles without its closures, to match in worker processes
     RuleProblem(path, reason)           .line() -> "path: reason"
     Detection(id, title, level, status, tags, path, fields)   .to_dict()
     detection_record(event, detection) -> dict: event.to_dict() plus a "rule" object
@@ -18,8 +25,10 @@ The public names (stable; the ``hunt`` command and the sweep engine use these on
         detections per (rule_id, title, level, target)
 
 Modules: ``rules`` (loading, RuleSet), ``parse`` and ``compile`` (pySigma → our plan),
-``logsources`` (pipelines → variants), ``index`` (log-source constraints, Wanted), ``match``
-(plans → closures), ``fields`` (the Sigma field map, as data), ``cache``.
+``logsources`` (pipelines → variants), ``index`` (log-source constraints, specialized plans,
+Wanted), ``prefilter`` (the busy log sources), ``match`` (plans → closures), ``view`` (an event
+as rules read it), ``fields`` (the Sigma field map, as data), ``cache``. pySigma is imported
+only to compile a file the cache does not hold.
 """
 
 from __future__ import annotations

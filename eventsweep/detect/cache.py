@@ -1,8 +1,9 @@
 """The compiled-rule cache: one pickle of every rule file's compiled result, keyed by content.
 
-The key of a file is the sha256 of its bytes and of :func:`fingerprint` (the versions of
-pySigma and its pipelines, and the text of the modules that compile), so an edited rule, an
-upgraded pySigma or a changed compiler each recompile what they change. The pickle holds our
+The key of a file is the sha256 of its bytes; the pickle holds the :func:`fingerprint` it was
+made with (the versions of pySigma and its pipelines, and the text of the modules that
+compile) and is ignored under another one. So an edited rule recompiles that file, an upgraded
+pySigma or a changed compiler every file, and old entries never pile up. The pickle holds our
 own plain tuples (:class:`~eventsweep.detect.parse.FileResult`), never pySigma objects.
 It lives in ``platformdirs.user_cache_dir("eventsweep")`` or ``$EVENTSWEEP_CACHE``, and is
 replaced atomically; a damaged or unreadable cache is ignored (rules are recompiled).
@@ -24,7 +25,7 @@ import platformdirs
 NAME = "sigma-rules.pickle"
 LIMIT = 50_000  # entries kept; beyond, only the last load's
 _PACKAGES = ("pysigma", "pysigma-pipeline-windows", "pysigma-pipeline-sysmon")
-_COMPILERS = ("compile.py", "logsources.py", "parse.py", "index.py", "fields.py")
+_COMPILERS = ("plan.py", "compile.py", "logsources.py", "parse.py", "index.py", "fields.py")
 
 
 def directory() -> Path:
@@ -51,17 +52,21 @@ def _version(package: str) -> str:
 
 
 def key(text: bytes) -> str:
-    return hashlib.sha256(fingerprint() + text).hexdigest()
+    return hashlib.sha256(text).hexdigest()
 
 
 def read(where: Path) -> dict[str, Any]:
+    """The cached entries (file key → compiled result), empty when there are none for this
+    fingerprint."""
     path = where / NAME
     try:
         with path.open("rb") as file:
-            entries = pickle.load(file)
+            stored = pickle.load(file)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
         return {}
-    return entries if isinstance(entries, dict) else {}
+    if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != fingerprint():
+        return {}
+    return stored[1] if isinstance(stored[1], dict) else {}
 
 
 def write(entries: dict[str, Any], where: Path) -> None:
@@ -73,7 +78,7 @@ def write(entries: dict[str, Any], where: Path) -> None:
         return
     try:
         with os.fdopen(handle, "wb") as file:
-            pickle.dump(entries, file, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((fingerprint(), entries), file, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, where / NAME)
     except OSError:
         Path(temporary).unlink(missing_ok=True)

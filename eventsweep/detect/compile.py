@@ -4,27 +4,10 @@ pySigma parses the YAML, applies the modifiers (values come out typed: SigmaStri
 wildcards, SigmaRegularExpression, SigmaCIDRExpression…) and the log source pipelines, and
 builds the condition tree. This module walks that tree once and writes a *plan*: nested tuples
 that pickle fast (the cache holds them) and that :mod:`eventsweep.detect.match` turns into
-closures. pySigma is imported here only, so a warm load from the cache never imports it.
+closures. pySigma is imported by this module, logsources and parse only, which run for the
+files the cache does not hold: a warm load never imports it.
 
-A plan node is one of::
-
-    ("and", (node, …))   ("or", (node, …))   ("not", node)
-    (kind, field, shown, *arguments)          a leaf; field None for a keyword
-
-Leaf kinds and arguments (text values already lower-cased unless ``cased``):
-
-    eq / prefix / suffix / contains   values (tuple), cased
-    glob      regex of a wildcard pattern (whole value), cased
-    search    regex of a keyword pattern (anywhere), cased
-    re        the rule's regex, re flags           (case-sensitive unless the i flag)
-    cidr      networks (tuple of text)
-    num       numbers (tuple)
-    cmp       operator ("lt", "lte", "gt", "gte", "neq"), number
-    null / exists (True or False) / bool (True or False)
-    ref       the other field, "eq" | "startswith" | "endswith"
-
-``shown`` is False for the conditions a pipeline added (the log source's channel and event
-id): they are not reported in a detection's ``fields``.
+The plan format is :mod:`eventsweep.detect.plan`'s.
 """
 
 from __future__ import annotations
@@ -58,7 +41,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-Node = tuple[Any, ...]
+from eventsweep.detect.plan import Node
 
 MERGEABLE = frozenset(("eq", "prefix", "suffix", "contains", "num", "cidr"))
 _OPERATORS = {

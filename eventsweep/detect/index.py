@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eventsweep.detect.compile import Node
 from eventsweep.detect.fields import INDEXED, event_field
-from eventsweep.detect.match import View, build
+from eventsweep.detect.match import build
+from eventsweep.detect.plan import Node
+from eventsweep.detect.view import View
 from eventsweep.model import Event
 
 

@@ -6,8 +6,6 @@ files the cache does not hold). Never raises for a bad file: every failure becom
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
@@ -16,29 +14,12 @@ from sigma.modifiers import SigmaUTF16Modifier, SigmaWideModifier, modifier_mapp
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from eventsweep.detect.compile import Unsupported
-from eventsweep.detect.index import Variant
 from eventsweep.detect.logsources import variants
+from eventsweep.detect.plan import CompiledRule, FileResult
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The specification's name of the wide modifier, which pySigma 1.5 knows as wide only.
 modifier_mapping.setdefault("utf16le", SigmaWideModifier)
-
-
-class CompiledRule(NamedTuple):
-    """A rule as the cache holds it: its metadata and its variants (no path: the same text
-    anywhere compiles the same)."""
-
-    id: str
-    title: str
-    level: str
-    status: str
-    tags: tuple[str, ...]
-    variants: tuple[Variant, ...]
-
-
-class FileResult(NamedTuple):
-    rules: tuple[CompiledRule, ...]
-    problems: tuple[str, ...]
 
 
 def compile_file(text: bytes) -> FileResult:

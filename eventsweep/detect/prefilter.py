@@ -3,11 +3,12 @@
 Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
 needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
 the message. :func:`anchor` finds such a necessary set of (field, needle) for a plan: under
-``and`` the best of its parts', under ``or`` all of its branches' together; a wildcard pattern
-its longest literal run; negations, regexes, numbers and short needles give none. The :class:`Prefilter` indexes every needle by its rarest
-4-character piece, per field; for an event it takes the pieces of each indexed field's text,
-checks the needles filed under them, and gives the rules whose anchor holds (plus the rules
-without one). Exact: a rule it leaves out can't match the event.
+``and`` the best of its parts', under ``or`` all of its branches' together, for a wildcard
+pattern its longest literal run; negations, regexes, numbers and short needles give none. The
+:class:`Prefilter` indexes every needle by its rarest 4-character piece, per field; for an
+event it takes the pieces of each indexed field's text, checks the needles filed under them,
+and gives the rules whose anchor holds (plus the rules without one). Exact: a rule it leaves
+out can't match the event.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from eventsweep.detect.compile import Node
-from eventsweep.detect.match import View
+from eventsweep.detect.plan import Node
+from eventsweep.detect.view import View
 
 GRAM = 4
 KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)

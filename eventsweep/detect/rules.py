@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eventsweep.detect import cache as cache_store
 from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
-from eventsweep.detect.match import Test, View, build, explain
+from eventsweep.detect.match import Test, build, explain
 from eventsweep.detect.prefilter import Prefilter
+from eventsweep.detect.view import View
 from eventsweep.model import Event
 
 if TYPE_CHECKING:
-    from eventsweep.detect.parse import CompiledRule, FileResult
+    from eventsweep.detect.plan import CompiledRule, FileResult
 
 _NEVER = ("const", None, False, False)
 PARALLEL = 200  # files to compile before worker processes pay for their start
@@ -210,7 +211,8 @@ def load_rules(
     texts: dict[str, bytes] = {}
     for path in files:
         try:
-            texts[path] = Path(path).read_bytes()
+            with open(path, "rb") as file:
+                texts[path] = file.read()
         except OSError as error:
             problems.append(RuleProblem(path, f"cannot read: {error.strerror or error}"))
     results = _compiled(texts, Path(cache) if cache is not None else cache_store.directory())
@@ -255,15 +257,21 @@ def _files(paths: Sequence[str]) -> tuple[list[str], list[RuleProblem]]:
     files: list[str] = []
     problems: list[RuleProblem] = []
     for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found = [p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()]
-            files.extend(str(p) for p in sorted(found))
-        elif path.is_file():
-            files.append(str(path))
+        if os.path.isdir(name):
+            files.extend(sorted(_walk(name)))
+        elif os.path.isfile(name):
+            files.append(name)
         else:
             problems.append(RuleProblem(name, "no such file or directory"))
     return list(dict.fromkeys(files)), problems
+
+
+def _walk(directory: str) -> Iterable[str]:
+    """The rule files under a directory (os.walk: pathlib's rglob costs 0.2 s on SigmaHQ's)."""
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            if name.endswith((".yml", ".yaml")):
+                yield os.path.join(folder, name)
 
 
 def _compiled(texts: dict[str, bytes], where: Path) -> dict[str, FileResult]:

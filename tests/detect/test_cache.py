@@ -50,7 +50,7 @@ def test_a_damaged_cache_is_ignored(write_rule: WriteRule, own_cache: Path) -> N
     (own_cache / NAME).write_bytes(b"not a pickle")
     assert load_rules([str(path)]).match(win({"CommandLine": "one"}))
     with (own_cache / NAME).open("rb") as file:
-        assert isinstance(pickle.load(file), dict)  # rewritten
+        assert isinstance(pickle.load(file), tuple)  # rewritten
 
 
 def test_an_unwritable_cache_is_not_an_error(write_rule: WriteRule, tmp_path: Path) -> None:
@@ -58,3 +58,18 @@ def test_an_unwritable_cache_is_not_an_error(write_rule: WriteRule, tmp_path: Pa
     blocker.write_text("a file where the cache directory should be")
     path = write_rule("selection:\n  CommandLine: one\ncondition: selection")
     assert load_rules([str(path)], cache=blocker / "cache").match(win({"CommandLine": "one"}))
+
+
+def test_another_compiler_or_pysigma_version_starts_afresh(
+    write_rule: WriteRule, own_cache: Path
+) -> None:
+    path = write_rule("selection:\n  CommandLine: one\ncondition: selection")
+    load_rules([str(path)])
+    with (own_cache / NAME).open("rb") as file:
+        fingerprint, entries = pickle.load(file)
+    stale = {key: value._replace(problems=("stale",)) for key, value in entries.items()}
+    with (own_cache / NAME).open("wb") as file:
+        pickle.dump((b"another version", stale), file)
+    assert load_rules([str(path)]).problems == ()  # the stale entry was not used
+    with (own_cache / NAME).open("rb") as file:
+        assert pickle.load(file)[0] == fingerprint

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from eventsweep.detect import RuleSet
-from eventsweep.detect.match import Test, View, build
+from eventsweep.detect.match import Test, build
+from eventsweep.detect.view import View
 from eventsweep.model import Event
 from tests.testbed.run import sweep
 from tests.testbed.sigma import evtx_corpus
