@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 _NEVER = ("const", None, False, False)
 PARALLEL = 200  # files to compile before worker processes pay for their start
 PREFILTER = 24  # entries a bucket needs before its prefilter pays (see prefilter.py)
+BUCKETS = 4096  # (log, provider, event id) keys kept with their built rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,8 @@ class RuleSet:
         key = (event.log, event.source, event.event_id)
         bucket = self._candidates.get(key)
         if bucket is None:
+            if len(self._candidates) >= BUCKETS:  # a source with ever new names: stay bounded
+                self._candidates.clear()
             bucket = self._candidates[key] = _bucket(self._select(*key))
         entries = bucket.entries
         if not entries:
