@@ -21,12 +21,15 @@ def test_bad_rules_are_reported_the_others_loaded(write_rule: WriteRule, tmp_pat
     write_rule(GOOD, logsource="product: aws\n  service: cloudtrail", name="aws.yml")
     write_rule(GOOD, logsource="product: linux\n  service: auditd", name="auditd.yml")
     write_rule("selection:\n  CommandLine|utf16|base64: x\ncondition: selection", name="bom.yml")
+    write_rule("selection:\n  User|expand: '%admins%'\ncondition: selection", name="expand.yml")
+    write_rule("selection:\n  TimeCreated|hour: 3\ncondition: selection", name="hour.yml")
     (tmp_path / "rules" / "notes.txt").write_text("not a rule")
     rules = load_rules([str(tmp_path / "rules"), str(tmp_path / "missing")])
     assert [rule.path for rule in rules.rules] == [str(good)]
     problems = {Path(problem.path).name: problem.reason for problem in rules.problems}
     assert set(problems) == {
-        "broken.yml", "mod.yml", "cond.yml", "aws.yml", "auditd.yml", "bom.yml", "missing"
+        "broken.yml", "mod.yml", "cond.yml", "aws.yml", "auditd.yml", "bom.yml", "expand.yml",
+        "hour.yml", "missing",
     }  # fmt: skip
     assert all("\n" not in reason and reason for reason in problems.values())
     assert "nosuch" in problems["mod.yml"]
@@ -34,6 +37,8 @@ def test_bad_rules_are_reported_the_others_loaded(write_rule: WriteRule, tmp_pat
     assert "aws" in problems["aws.yml"]
     assert "auditd" in problems["auditd.yml"]
     assert "utf16" in problems["bom.yml"]
+    assert "placeholder %admins%" in problems["expand.yml"]
+    assert "time part" in problems["hour.yml"]
     assert problems["missing"] == "no such file or directory"
     assert rules.problems[0].line().startswith(rules.problems[0].path + ": ")
 
