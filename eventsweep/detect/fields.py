@@ -4,8 +4,10 @@ One table per platform, documented in the README ("Hunting with Sigma"). A name 
 table reads one of the event's own fields; any other name reads ``data[name]``, and when the
 data has no key of that exact spelling, the key that equals it case-insensitively.
 
-``level_number`` is not an event field: it is the Windows level number (1 critical, 2 error,
-3 warning, 4 info, 5 verbose, 0 for the audit levels) that Sigma's ``Level`` compares with.
+Two targets are derived from ``level``, not event fields: ``level_number``, the Windows level
+number (1 critical, 2 error, 3 warning, 4 info, 5 verbose, 0 for the audit levels) that Sigma's
+``Level`` compares with, and ``audit_keywords``, the Keywords value of the Security log's audit
+levels (``0x8020000000000000`` success, ``0x8010000000000000`` failure; none otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ WINDOWS: Mapping[str, str] = MappingProxyType(
         "Task": "category",
         "Category": "category",
         "Level": "level_number",
+        "Keywords": "audit_keywords",
         "TimeCreated": "time",
     }
 )
@@ -65,6 +68,11 @@ EXTRA_CHANNELS: Mapping[str, str] = MappingProxyType(
 
 # The event fields the log-source index knows for every event (see detect/index.py).
 INDEXED = frozenset(("log", "source", "event_id"))
+
+# The System/Keywords of the audit levels as the Security log writes them (classic + audit bit).
+AUDIT_KEYWORDS: Mapping[str, str] = MappingProxyType(
+    {"audit_success": "0x8020000000000000", "audit_failure": "0x8010000000000000"}
+)
 
 # journald identifiers (SYSLOG_IDENTIFIER, as journalctl matches them) of a Linux log source
 # service; a service not named here (auth, syslog…) reads every journal entry.

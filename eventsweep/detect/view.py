@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsweep.detect.fields import LEVEL_NUMBERS, event_field
+from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, event_field
 from eventsweep.model import Event
 
 MISSING = object()  # what a field the event lacks reads as
@@ -89,6 +89,8 @@ class View:
         if attr is not None:
             if attr == "level_number":
                 return LEVEL_NUMBERS.get(self.event.level, MISSING)
+            if attr == "audit_keywords":
+                return AUDIT_KEYWORDS.get(self.event.level, MISSING)
             return getattr(self.event, attr)
         return self.event.data.get(self.key(name), MISSING)
 

@@ -152,6 +152,8 @@ EVENT_FIELDS = [
     ("Computer: host1", True),
     ("Computer: host2", False),
     ("Level: 0", True),  # audit events log level 0
+    ("Keywords: '0x8020000000000000'", True),  # audit success
+    ("Keywords: '0x8010000000000000'", False),
     ("EventRecordID: 7", True),
 ]
 
