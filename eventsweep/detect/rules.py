@@ -260,10 +260,11 @@ def _files(paths: Sequence[str]) -> tuple[list[str], list[RuleProblem]]:
     files: list[str] = []
     problems: list[RuleProblem] = []
     for name in paths:
-        if os.path.isdir(name):
-            files.extend(sorted(_walk(name)))
-        elif os.path.isfile(name):
-            files.append(name)
+        path = os.path.expanduser(name)
+        if os.path.isdir(path):
+            files.extend(sorted(_walk(path)))
+        elif os.path.isfile(path):
+            files.append(path)
         else:
             problems.append(RuleProblem(name, "no such file or directory"))
     return list(dict.fromkeys(files)), problems

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pytest
+
 from eventsweep.detect import Detection, detection_record, load_rules, summary
 from tests.detect.conftest import WriteRule
 from tests.detect.events import journal, sysmon, win
@@ -41,6 +43,15 @@ def test_bad_rules_are_reported_the_others_loaded(write_rule: WriteRule, tmp_pat
     assert "time part" in problems["hour.yml"]
     assert problems["missing"] == "no such file or directory"
     assert rules.problems[0].line().startswith(rules.problems[0].path + ": ")
+
+
+def test_a_path_may_start_with_home(
+    write_rule: WriteRule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_rule(GOOD)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    rules = load_rules(["~/rules"])
+    assert len(rules.rules) == 1 and rules.problems == ()
 
 
 def test_correlation_rules_are_loaded_and_reported(tmp_path: Path, write_rule: WriteRule) -> None:
