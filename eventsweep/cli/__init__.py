@@ -2,6 +2,7 @@
 
     flags     the flag groups the commands share (targets, query, output, connections)
     sweep     eventsweep sweep
+    hunt      eventsweep hunt, eventsweep rules check
     demo      eventsweep demo-data
     progress  the terminal's progress line, fed by what the sweep pushes
 
@@ -34,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, sweep
+    from eventsweep.cli import demo, hunt, sweep
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
+    hunt.add_parsers(commands)
     demo.add_parser(commands)
     return parser
 

@@ -15,6 +15,7 @@ import pytest
 from eventsweep.detect import RuleSet, Wanted, load_rules
 from eventsweep.model import Query
 from eventsweep.sources import Settings
+from eventsweep.sources.winrpc.options import WinOptions
 from tests.testbed import sshd
 from tests.testbed.journals import Entry, make_journal
 from tests.testbed.run import sweep
@@ -127,7 +128,9 @@ def test_a_hunt_over_win_rpc(samba: Samba, tmp_path: Path, monkeypatch: pytest.M
     rules = rules_of(tmp_path, SERVICE_RULE, KEYWORD_RULE)
     wanted = rules.wanted()
     assert wanted.logs == frozenset({"system"}) and wanted.event_ids is None  # keywords: any
-    events, outcomes = sweep([samba.url("System")], Settings(connect_timeout=10.0), pushed(wanted))
+    events, outcomes = sweep(
+        [samba.url("System")], Settings.of(win=WinOptions(connect_timeout=10.0)), pushed(wanted)
+    )
     assert [outcome.status for outcome in outcomes] == ["ok"]
     assert len(events) == 4
     found = [(event.event_id, d.title, d.fields) for event in events for d in rules.match(event)]
