@@ -22,7 +22,10 @@ imported only when a target of that scheme is given: a missing optional dependen
 one source, not the tool. ``plan(text, options)`` (``options``: the scheme's own, or None)
 validates the target text (raising
 :class:`~eventsweep.errors.UsageError`) and returns the sources it stands for (a directory or
-glob of .evtx files stands for one source per file).
+glob of .evtx files stands for one source per file). A source may name the thing it reads
+(``identity``, e.g. an .evtx file's device and inode): of the sources one plan finds with the
+same identity, only the first is kept, so a file reached through two links, two overlapping
+globs or twice on the command line is read once.
 """
 
 from __future__ import annotations
@@ -107,9 +110,14 @@ def plan(texts: Sequence[str], settings: Settings) -> list[Source]:
     planners = {scheme_of(text): text for text in texts}  # validate every scheme first
     del planners
     sources: list[Source] = []
+    seen: set[object] = set()
     for text in texts:
         scheme = scheme_of(text)
-        sources.extend(_planner(scheme)(text, settings.options.get(scheme)))
+        for source in _planner(scheme)(text, settings.options.get(scheme)):
+            identity = getattr(source, "identity", None)
+            if identity is None or identity not in seen:
+                seen.add(identity)
+                sources.append(source)
     return sources
 
 
