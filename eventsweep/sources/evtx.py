@@ -66,19 +66,13 @@ class EvtxSource:
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
             results = _parse(self, groups, query) if parsed is None else _one(parsed)
-            late = skipped = retimed = 0
+            late = 0
             async for result in results:
-                _warn_skipped(status, result.errors)
+                _warn(status, result)
                 late += result.late
-                skipped += result.damaged
-                retimed += result.retimed
                 if result.times:
                     lines = result.lines.splitlines(keepends=True)
                     yield list(map(EncodedEvent, result.times, lines))
-            if skipped:
-                status.warn(_DAMAGED.format(skipped), skipped)
-            if retimed:
-                status.warn(_RETIMED.format(retimed), retimed)
             if late and not self.exact:
                 status.warn(_LATE.format(late), 0, partial=False)
         finally:
@@ -258,9 +252,15 @@ async def _one(parsed: Group) -> AsyncGenerator[Group, None]:
     yield parsed
 
 
-def _warn_skipped(status: TargetStatus, skipped: int) -> None:
-    if skipped:
-        status.warn(f"{skipped} record(s) or chunk(s) skipped by the parser", skipped)
+def _warn(status: TargetStatus, result: Group) -> None:
+    """What went wrong in a group, before its events are handed on (a consumer with enough
+    events may stop right after)."""
+    if result.errors:
+        status.warn(f"{result.errors} record(s) or chunk(s) skipped by the parser", result.errors)
+    if result.damaged:
+        status.warn(_DAMAGED.format(result.damaged), result.damaged)
+    if result.retimed:
+        status.warn(_RETIMED.format(result.retimed), result.retimed)
 
 
 async def _parse(
