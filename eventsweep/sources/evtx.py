@@ -23,7 +23,7 @@ from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Source
 from eventsweep.sources.evtx_worker import Group, parse_group
 
-GROUP = 32  # most chunks a worker parses at once (2 MiB, ~2,000-30,000 records)
+GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 IN_THREAD = 16  # a selection this small is parsed in a thread: no process start-up
 _GLOB = frozenset("*?[")
 _LATE = (
