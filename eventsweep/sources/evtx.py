@@ -24,7 +24,13 @@ from eventsweep.sources import Source
 from eventsweep.sources.evtx_worker import Group, parse_group
 
 GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
-IN_THREAD = 16  # a selection this small is parsed in a thread: no process start-up
+# A lone target's selection up to this many chunks (a window, mostly) is parsed in threads: a
+# cold process pool costs ~0.15 s to start and as much to stop, more than a thread's parse of
+# that many chunks (about 25,000 records, 0.1-0.2 s).
+IN_THREAD = 384
+# Events handed on at once: the engine keeps the last list of each target it reads until that
+# target's next one, and many targets wait at once (64 × 128 events: ~7 MB).
+HANDED = 128
 _GLOB = frozenset("*?[")
 _LATE = (
     "{} record(s) read were written over an hour before or after their creation time: a window"
@@ -61,18 +67,21 @@ class EvtxSource:
         _active[0] += 1
         try:
             alone = _active[0] == 1
-            read = await run_in_thread(_plan_read, self.path, query, self.target, alone, self.exact)
-            groups, damaged, parsed = read
+            read = await run_in_thread(_plan_read, self.path, query, self.exact)
+            groups, damaged = read
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
-            results = _parse(self, groups, query) if parsed is None else _one(parsed)
+            in_thread = alone and sum(map(len, groups)) <= IN_THREAD
+            results = (_in_thread if in_thread else _parse)(self, groups, query)
             late = 0
             async for result in results:
                 _warn(status, result)
                 late += result.late
-                if result.times:
-                    lines = result.lines.splitlines(keepends=True)
-                    yield list(map(EncodedEvent, result.times, lines))
+                events = _events(result)
+                del result  # held no longer than its events: many targets wait at once
+                for start in range(0, len(events), HANDED):
+                    yield events[start : start + HANDED]
+                del events
             if late and not self.exact:
                 status.warn(_LATE.format(late), 0, partial=False)
         finally:
@@ -218,21 +227,13 @@ def _matches(pattern: str) -> Iterator[str]:
                 yield from _matches(os.path.join(glob.escape(folder), rest))
 
 
-def _plan_read(
-    path: str, query: Query, target: str, alone: bool, exact: bool
-) -> tuple[list[list[ChunkSlot]], int, Group | None]:
+def _plan_read(path: str, query: Query, exact: bool) -> tuple[list[list[ChunkSlot]], int]:
     """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
-
-    A lone target whose window needs few chunks is parsed right here, in the same thread:
-    starting worker processes would cost more than the parse. Groups are as large as GROUP
-    but small enough that every core gets a few of them.
-    """
+    Groups are at most GROUP chunks, and small enough that every core gets a few."""
     selected, damaged = _choose(path, query, exact)
-    if alone and len(selected) <= IN_THREAD:
-        return [], damaged, parse_group(path, selected, query, target, now_iso())
     size = max(1, min(GROUP, -(-len(selected) // (4 * cores()))))
     groups = [selected[start : start + size] for start in range(0, len(selected), size)]
-    return groups, damaged, None
+    return groups, damaged
 
 
 def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]:
@@ -248,8 +249,17 @@ def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-async def _one(parsed: Group) -> AsyncGenerator[Group, None]:
-    yield parsed
+async def _in_thread(
+    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query
+) -> AsyncGenerator[Group, None]:
+    """Parse the groups one after the other in a thread (see IN_THREAD)."""
+    for group in groups:
+        yield await run_in_thread(parse_group, source.path, group, query, source.target, now_iso())
+
+
+def _events(result: Group) -> list[Event]:
+    lines = result.lines.splitlines(keepends=True)
+    return list(map(EncodedEvent, result.times, lines))
 
 
 def _warn(status: TargetStatus, result: Group) -> None:

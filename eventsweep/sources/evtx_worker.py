@@ -20,7 +20,6 @@ import re
 import threading
 from collections.abc import Iterable
 from datetime import date
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -38,6 +37,8 @@ _loads, _dumps = orjson.loads, orjson.dumps
 _PLAIN = {n: word for n, word in LEVEL_WORDS.items() if n != 4}  # levels Keywords can't change
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z")
+_fast = _TIME.fullmatch
+_HOURS: set[str] = set()  # "YYYY-MM-DDTHH" found valid
 _tally = threading.local()  # per parse: records whose TimeCreated was damaged (retimed)
 # What a record's mapping may raise on a damaged value: the record is skipped, not the file.
 _DAMAGE = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError)
@@ -199,6 +200,8 @@ def _created(node: Any) -> str:
         text = node["#attributes"]["SystemTime"]
     except (TypeError, KeyError):
         return ""
+    if type(text) is str and _fast(text) is not None and text[:13] in _HOURS:
+        return text  # the common case: fixed width, digits, an hour seen before
     time = valid_time(text)
     if not time and text is not None:
         _tally.retimed = getattr(_tally, "retimed", 0) + 1
@@ -208,19 +211,25 @@ def _created(node: Any) -> str:
 def valid_time(text: Any) -> str:
     """:func:`fixed_time`, if that is a real time between 1601 and 9999, else ""."""
     fixed = fixed_time(text)
-    if _TIME.fullmatch(fixed) is None or not _valid_hour(fixed[:13]):
+    if _fast(fixed) is None or not _valid_hour(fixed[:13]):
         return ""
     return fixed
 
 
-@lru_cache(maxsize=4096)
 def _valid_hour(text: str) -> bool:
-    """Whether ``YYYY-MM-DDTHH`` (digits already) names an hour of a day from 1601 to 9999."""
+    """Whether ``YYYY-MM-DDTHH`` (digits already) names an hour of a day from 1601 to 9999
+    (those found valid are kept, up to a bound, for the common case's one lookup)."""
+    if text in _HOURS:
+        return True
     try:
         date.fromisoformat(text[:10])
     except ValueError:
         return False
-    return text[:4] >= "1601" and text[11:13] < "24"
+    if text[:4] >= "1601" and text[11:13] < "24":
+        if len(_HOURS) < 65_536:
+            _HOURS.add(text)
+        return True
+    return False
 
 
 def fixed_time(text: Any) -> str:
