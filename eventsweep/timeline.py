@@ -25,8 +25,8 @@ from typing import IO
 from eventsweep.batch import Batch
 from eventsweep.model import EncodedEvent, Event
 
-RUN_BYTES = 24 << 20  # JSON text held in memory before a run is sorted and spilled
-FRAME = 512  # events per frame of a spilled run (what a run keeps in memory while merged)
+RUN_BYTES = 16 << 20  # JSON text held in memory before a run is sorted and spilled
+FRAME = 256  # events per frame of a spilled run (what a run keeps in memory while merged)
 OUT = 4096  # events per merged batch
 _EVENT_BYTES = 600  # what an unencoded event is taken to weigh towards RUN_BYTES
 _STREAM = 1 << 40  # rank = stream index * _STREAM + arrival: ties in the stated order
