@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._measure import PeakRss
+from bench.bench_evtx import _cgroup_root
 from eventsweep.formats.evtx.layout import CHUNK_SIZE, HEADER_SIZE
 from eventsweep.formats.evtx.writer import file_header
 from tests.testbed import corpus
@@ -62,17 +63,43 @@ def _env(tree: Path) -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(tree))
 
 
-def run(tree: Path, command: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB of the tree, lines of output) of a command."""
+def run(tree: Path, command: list[str]) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB of the tree, lines of output, CPU seconds of the tree or
+    NaN) of a command. CPU comes from a cgroup v2 made for the run (root only), which counts
+    the fork server's workers too: on a machine shared with other jobs, the steadier figure."""
+    root = _cgroup_root()
+    group = root / f"eventsweep-bench-{os.getpid()}" if root else None
+    if group:
+        group.mkdir(exist_ok=True)
+    procs = str(group / "cgroup.procs") if group else None
+
+    def enter() -> None:
+        if procs:
+            with open(procs, "w") as file:
+                file.write(str(os.getpid()))
+
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(tree), cwd=ROOT
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(tree),
+        cwd=ROOT,
+        preexec_fn=enter,
     )
     assert process.stdout is not None
     with process.stdout, PeakRss(process.pid) as rss:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: process.stdout.read(1 << 20), b""))
         process.wait()
-    return time.perf_counter() - started, rss.peak / 2**20, lines
+    wall = time.perf_counter() - started
+    cpu = float("nan")
+    if group:
+        while (group / "cgroup.procs").read_text().strip():
+            time.sleep(0.01)  # the fork server and workers leave just after the command
+        usage = (group / "cpu.stat").read_text().split()
+        cpu = int(usage[usage.index("usage_usec") + 1]) / 1e6
+        group.rmdir()
+    return wall, rss.peak / 2**20, lines, cpu
 
 
 def sweep(*arguments: str) -> list[str]:
@@ -122,24 +149,30 @@ def main() -> None:
     _make_many()
     measures = {k: v for k, v in contenders(options.before).items() if options.only in k}
     walls: dict[str, list[float]] = {name: [] for name in measures}
+    cpus: dict[str, list[float]] = {name: [] for name in measures}
     peaks: dict[str, list[float]] = {name: [] for name in measures}
     lines: dict[str, int] = {}
     load = os.getloadavg()[0]
     for _ in range(options.rounds):
         for name, (tree, command) in measures.items():
-            wall, peak, count = run(tree, command)
+            wall, peak, count, cpu = run(tree, command)
             walls[name].append(wall)
+            cpus[name].append(cpu)
             peaks[name].append(peak)
             lines[name] = count
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load {load:.1f}")
-    print("| measure | events | median wall | rounds | peak RSS, tree |\n|---|---:|---:|---|---:|")
+    print("| measure | events | median wall | rounds | CPU, tree | peak RSS, tree |")
+    print("|---|---:|---:|---|---:|---:|")
     for name in measures:
         rounds = ", ".join(f"{w:.2f}" for w in walls[name])
         print(
             f"| {name} | {lines[name]:,} | {statistics.median(walls[name]):.2f} s | {rounds} |"
-            f" {max(peaks[name]):.0f} MiB |"
+            f" {statistics.median(cpus[name]):.2f} s | {max(peaks[name]):.0f} MiB |"
         )
+    print("\nWall time:")
     _ratios(walls)
+    print("\nCPU time of the process tree:")
+    _ratios(cpus)
 
 
 def _ratios(walls: dict[str, list[float]]) -> None:

@@ -28,7 +28,7 @@ GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 # cold process pool costs ~0.15 s to start and as much to stop, more than a thread's parse of
 # that many chunks (about 25,000 records, 0.1-0.2 s).
 IN_THREAD = 384
-# Events handed on at once: the engine keeps the last list of each target it reads until that
+# Events handed on at once when other targets are read too: the engine keeps the last list of each target it reads until that
 # target's next one, and many targets wait at once (64 × 128 events: ~7 MB).
 HANDED = 128
 _GLOB = frozenset("*?[")
@@ -79,8 +79,9 @@ class EvtxSource:
                 late += result.late
                 events = _events(result)
                 del result  # held no longer than its events: many targets wait at once
-                for start in range(0, len(events), HANDED):
-                    yield events[start : start + HANDED]
+                step = len(events) if alone else HANDED
+                for start in range(0, len(events), step or 1):
+                    yield events[start : start + step]
                 del events
             if late and not self.exact:
                 status.warn(_LATE.format(late), 0, partial=False)
