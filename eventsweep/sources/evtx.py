@@ -28,8 +28,9 @@ GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 # cold process pool costs ~0.15 s to start and as much to stop, more than a thread's parse of
 # that many chunks (about 25,000 records, 0.1-0.2 s).
 IN_THREAD = 384
-# Events handed on at once when other targets are read too: the engine keeps the last list of each target it reads until that
-# target's next one, and many targets wait at once (64 × 128 events: ~7 MB).
+# Events handed on at once when other targets are read too: the engine keeps the last list of
+# each target it reads until that target's next one, and many targets wait at once (64 × 128
+# events: ~7 MB).
 HANDED = 128
 _GLOB = frozenset("*?[")
 _LATE = (
