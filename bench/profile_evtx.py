@@ -81,6 +81,8 @@ def main() -> None:
     whole = cpu(worker)
     events = sum(len(result.times) for result in results)
     transfer = cpu(lambda: [pickle.loads(pickle.dumps(r, protocol=5)) for r in results])
+    pairs = [list(zip(r.times, r.lines.splitlines(keepends=True), strict=True)) for r in results]
+    transfer_pairs = cpu(lambda: [pickle.loads(pickle.dumps(p, protocol=5)) for p in pairs])
     received: list[list[EncodedEvent]] = []
 
     def receive() -> None:
@@ -101,6 +103,9 @@ def main() -> None:
         previous = seconds
     print(f"| whole group parse (parse_group) | worker | {whole / events * 1e6:.2f} |")
     print(f"| transfer (pickle + unpickle) | both | {transfer / events * 1e6:.2f} |")
+    print(
+        f"| transfer as (time, line) pairs (before) | both | {transfer_pairs / events * 1e6:.2f} |"
+    )
     print(f"| receive (lines → EncodedEvent) | parent | {receive_cpu / events * 1e6:.2f} |")
     print(f"| merge (timeline) | parent | {merge_cpu / events * 1e6:.2f} |")
     print(f"| write (JSON Lines) | parent | {write_cpu / events * 1e6:.2f} |")
