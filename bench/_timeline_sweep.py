@@ -29,7 +29,7 @@ async def _batches(spool: Spool) -> AsyncIterator[Batch]:
 
 
 async def main(targets: list[str]) -> None:
-    sweep = Sweep(plan(targets, Settings()), Query(), group="target")
+    sweep = Sweep(plan(targets, Settings()), Query(), group="target", timeout=3600)
     sweep.start()
     out = sys.stdout.buffer
     try:
