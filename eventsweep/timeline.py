@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import pickle
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from typing import IO
 
 from eventsweep.batch import Batch
@@ -36,7 +36,7 @@ Item = bytes | Event  # an encoded event's line, or an event as it came
 Frame = tuple[list[str], list[Item], list[int]]  # times, items, ranks: sorted newest first
 
 
-async def timeline(streams: Sequence[AsyncIterator[Batch]]) -> AsyncIterator[Batch]:
+async def timeline(streams: Sequence[AsyncIterator[Batch]]) -> AsyncGenerator[Batch, None]:
     """Every event of every stream, exactly newest first by ``time`` (see the module docstring).
 
     Each stream is one target's batches in the order its source gave them. Nothing is yielded

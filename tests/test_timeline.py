@@ -121,7 +121,7 @@ def test_early_close_leaves_no_temporary_file(
             taken += 1
             if taken > stop_after:
                 break
-        await merged.aclose()  # type: ignore[attr-defined]
+        await merged.aclose()
         return taken
 
     assert asyncio.run(go()) == stop_after + 1
