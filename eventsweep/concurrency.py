@@ -55,9 +55,18 @@ def process_pool() -> Executor:
 
 
 def shutdown() -> None:
-    """Release the pools without waiting for work nobody awaits any more."""
+    """Release the pools without waiting for work nobody awaits any more.
+
+    The process pool's manager thread is given a moment to end: at interpreter exit,
+    concurrent.futures wakes every manager thread still known, and one closing its wake-up
+    pipe right then makes that fail with a traceback (``OSError: [Errno 9] Bad file
+    descriptor`` in ``_python_exit``; CPython 3.11's ``_ThreadWakeup`` has no lock)."""
     for pool in _pools.values():
         pool.shutdown(wait=False, cancel_futures=True)
+    for pool in _pools.values():
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(timeout=2.0)
     _pools.clear()
 
 
