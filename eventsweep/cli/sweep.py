@@ -126,8 +126,11 @@ def opened(flag: str, path: str | None, binary: bool) -> Iterator[IO[Any] | None
             file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from exc
-    with file:
+    try:
         yield file
+    finally:
+        with contextlib.suppress(OSError):  # a failed write was reported by the output
+            file.close()
 
 
 def drive(
