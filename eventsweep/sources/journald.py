@@ -38,6 +38,7 @@ from eventsweep.model import (
     iso_from_epoch_us,
     now_iso,
 )
+from eventsweep.sources import journal_resume
 
 # PRIORITY 0-7 (emerg … debug) → level
 LEVEL_OF_PRIORITY = (
@@ -135,15 +136,26 @@ def wanted_values(query: Query, field: str, values: Iterable[str]) -> list[tuple
 
 
 def build_argv(
-    query: Query, journalctl: Journalctl, found: Sequence[tuple[str, str]] = ()
+    query: Query,
+    journalctl: Journalctl,
+    found: Sequence[tuple[str, str]] = (),
+    cursor: str | None = None,
 ) -> list[str] | None:
     """The journalctl argv for ``query``, newest first, as JSON with every field in full;
     None when no entry can match (nothing to run).
 
     ``found`` holds the exact (field, value) pairs naming the wanted sources on this host
     (see :func:`wanted_values`); it is ignored when the query has no source filter.
+    ``cursor`` (``--new``): oldest first from that entry on, only ``--until`` pushed (see
+    :mod:`eventsweep.sources.journal_resume`).
     """
-    if not can_match(query) or (query.sources and not found):
+    if not can_match(query):
+        return None
+    if cursor is not None:
+        until = [f"--until={journal_time(query.until)}"] if query.until is not None else []
+        return [*journalctl.prefix(), "--output=json", "--all", "--no-pager",
+                f"--cursor={cursor}", *until]  # fmt: skip
+    if query.sources and not found:
         return None
     argv = [*journalctl.prefix(), "--output=json", "--all", "--reverse", "--no-pager"]
     if query.since is not None:
@@ -334,19 +346,29 @@ async def journal_events(
     status: TargetStatus,
 ) -> AsyncGenerator[list[Event], None]:
     """The whole read of one host: look up source names if filtered, run, stream, check (the
-    events a list at a time)."""
+    events a list at a time); with a bookmark, only what came after it (journal_resume)."""
+    mark = journal_resume.resuming(status)
+    if mark is not None:
+        resumed = journal_resume.after(start, journalctl, target, computer, query, status, mark)
+        async for events in resumed:
+            yield events
+        if journal_resume.resuming(status) is not None:
+            return  # read after the bookmark; else it was gone: the window is read
     found = await found_sources(start, journalctl, query)
     argv = build_argv(query, journalctl, found)
     if argv is None:
         return
+    newest = journal_resume.Newest()
     async with start(argv) as process:
         async for lines in line_batches(process):
+            newest.see(lines)
             batch = encoded(lines, target, computer, query, status)
             if batch:
                 yield batch  # the events that pass the query, as they arrive, a list per read
         code, stderr = await process.finish()
     check_exit(code, stderr, journalctl)
     note(status, stderr)
+    newest.report(status)
 
 
 async def found_sources(
