@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from eventsweep.errors import EventsweepError, UsageError, first_line
+from eventsweep.text import DefusedFormatter, defuse
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 
@@ -54,11 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(DefusedFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     for stream in (sys.stdout, sys.stderr):  # a terminal that can't show a character
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -76,13 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EventsweepError, OSError) as exc:
         if debug:
             raise
-        print(f"eventsweep: {exc}", file=sys.stderr)
+        print(f"eventsweep: {defuse(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
         if debug:
             raise
         print(
-            f"eventsweep: internal error: {type(exc).__name__}: {first_line(exc)};"
+            f"eventsweep: internal error: {type(exc).__name__}: {defuse(first_line(exc))};"
             " run with --debug for the traceback",
             file=sys.stderr,
         )

@@ -28,7 +28,9 @@ NOW = int(time.time()) // 60 * 60
 T0 = (NOW - 3 * 3600) * 1_000_000  # journal entries: three hours ago on
 
 
-def sweep(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
+def sweep(
+    capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, list[dict[str, object]], str]:
     code = main(["sweep", *argv, "--format", "jsonl"])
     out, err = capsys.readouterr()
     return code, [json.loads(line) for line in out.splitlines()], err
@@ -39,7 +41,9 @@ def messages(events: list[dict[str, object]]) -> list[object]:
 
 
 def entries(first: int, count: int, text: str = "entry") -> list[Entry]:
-    return [Entry(T0 + n * 1_000_000, f"{text} {n}", host="host1") for n in range(first, first + count)]
+    return [
+        Entry(T0 + n * 1_000_000, f"{text} {n}", host="host1") for n in range(first, first + count)
+    ]
 
 
 # ---- journal: -----------------------------------------------------------------------------

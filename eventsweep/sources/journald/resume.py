@@ -3,7 +3,7 @@
 A host's bookmark is the newest entry journalctl returned: its cursor (``__CURSOR``: the
 journal's seqnum id, the entry's seqnum, boot id, times), its sequence number and time. The
 next read runs ``journalctl --cursor=C`` on the host (built by
-:func:`~eventsweep.sources.journald.build_argv`): oldest first from the bookmarked entry
+:func:`~eventsweep.sources.command.build_argv`): oldest first from the bookmarked entry
 itself, so that its presence is checked with no extra round trip. The first line must be that
 entry: then the lines after it are what arrived since (journalctl's ``--after-cursor`` would skip
 the check: a cursor the journal no longer holds, after a rotation, a vacuum or a new seqnum id,
@@ -27,14 +27,15 @@ import orjson
 from eventsweep.model import Bookmark, Event, Query, TargetStatus, iso_from_epoch_us
 
 if TYPE_CHECKING:
-    from eventsweep.sources.journald import Journalctl, Starter
+    from eventsweep.sources.journald.command import Journalctl
+    from eventsweep.sources.journald.stream import Starter
 
 LOG = "journal"
 
 
 def bookmark_of(line: bytes) -> Bookmark | None:
     """The bookmark a journalctl JSON line stands for (None if it holds no cursor)."""
-    from eventsweep.sources.journald import record_id
+    from eventsweep.sources.journald.mapping import record_id
 
     try:
         record: Any = orjson.loads(line)
@@ -90,18 +91,18 @@ async def after(
 ) -> AsyncGenerator[list[Event], None]:
     """What came after the bookmark, newest first; nothing, and a note, when the bookmarked
     entry is gone (the caller then reads the window: see :func:`gone`)."""
-    from eventsweep.sources import journald
+    from eventsweep.sources.journald import command, stream
 
     assert mark.cursor is not None
     query = dataclasses.replace(query, since=None)  # everything after the bookmark
-    argv = journald.build_argv(query, journalctl, cursor=mark.cursor)
+    argv = command.build_argv(query, journalctl, cursor=mark.cursor)
     if argv is None:
         return
     held: list[Event] = []
     last: bytes | None = None
     checked = False
     async with start(argv) as process:
-        async for lines in journald.line_batches(process):
+        async for lines in stream.line_batches(process):
             lines = [line for line in lines if line.strip()]
             if not lines:
                 continue
@@ -115,10 +116,10 @@ async def after(
                 lines = lines[1:]
             if lines:
                 last = lines[-1]
-                held.extend(journald.encoded(lines, target, computer, query, status))
+                held.extend(stream.encoded(lines, target, computer, query, status))
         code, stderr = await process.finish()
-    journald.check_exit(code, stderr, journalctl)
-    journald.note(status, stderr)
+    command.check_exit(code, stderr, journalctl)
+    stream.note(status, stderr)
     if not checked:  # not even the bookmarked entry: it is gone
         status.resume.pop(LOG, None)
         status.warn(gone(mark), 0, partial=False)
