@@ -58,7 +58,7 @@ def query_dict(query: Query) -> dict[str, Any]:
         "sources": sorted(query.sources),
         "logs": list(query.logs),
         "grep": query.grep.pattern if query.grep is not None else None,
-        "limit": query.limit,
+        "limit": query.limit if query.limit is None or query.limit < 1 << 63 else str(query.limit),
     }
 
 
