@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import signal
 import sys
@@ -144,10 +145,8 @@ async def _follow(
             rounds += 1
             if arguments.rounds is not None and rounds >= arguments.rounds:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), arguments.every)
-            except TimeoutError:
-                pass
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
