@@ -25,7 +25,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--last", type=partial(parse_count, "--last"), default=20, metavar="N", help="default 20"
     )
-    parser.add_argument("--format", choices=("table", "jsonl"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "jsonl"), default="table", help="default: table"
+    )
     flags.add_store(parser, optional=False)
     parser.set_defaults(run=run_sweeps)
 

@@ -224,6 +224,11 @@ def test_a_cleared_win_log_is_reported_and_read_from_since(
     samba.tdb("System").unlink()  # cleared: numbers start again at 1
     samba.write("System", records(0, 5, "after clearing"))
     samba.start()
+    deadline = time.monotonic() + 30
+    while sweep(capsys, samba.url(), "--no-store")[0] != 0:  # the restarted server answers
+        assert time.monotonic() < deadline, "samba did not come back"
+        time.sleep(0.5)
     code, events, err = sweep(capsys, samba.url(), "--new", "--since", "1d")
-    assert code == 0 and messages(events) == [f"after clearing {n}" for n in range(4, -1, -1)]
+    assert code == 0, err
+    assert messages(events) == [f"after clearing {n}" for n in range(4, -1, -1)]
     assert "log 'System' cleared: its records end below the bookmark (50)" in err
