@@ -2,6 +2,7 @@
 
     flags     the flag groups the commands share (targets, query, output, connections)
     sweep     eventsweep sweep (and storing: the store beside the printed output, --new)
+    hunt      eventsweep hunt, eventsweep rules check
     follow    eventsweep follow: --new sweeps again and again, like tail -f
     query     eventsweep query: the store's events
     sweeps    eventsweep sweeps: the sweeps kept
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, follow, prune, query, sweep, sweeps
+    from eventsweep.cli import demo, follow, hunt, prune, query, sweep, sweeps
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
+    hunt.add_parsers(commands)
     follow.add_parser(commands)
     query.add_parser(commands)
     sweeps.add_parser(commands)
