@@ -74,6 +74,7 @@ def connect(path: str) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: the indexes' hot pages
+        connection.execute("PRAGMA wal_autocheckpoint = 4096")  # 16 MiB: fewer fsyncs
         connection.execute("PRAGMA foreign_keys = ON")
         schema.migrate(connection, found)
     except BaseException:
