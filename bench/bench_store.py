@@ -31,9 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from eventsweep.formats.evtx.index import scan  # noqa: E402
+from eventsweep.formats.evtx.layout import CHUNK_SIZE, HEADER_SIZE  # noqa: E402
 from eventsweep.model import Event, iso, parse_iso  # noqa: E402
 from eventsweep.sinks.evtx import EvtxWriter  # noqa: E402
-from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, chunks  # noqa: E402
 from eventsweep.sources.evtx_resume import start  # noqa: E402
 from eventsweep.store.reader import Filter, Reader  # noqa: E402
 
@@ -106,7 +107,7 @@ def append_events(file: str, count: int) -> int:
     """Append one chunk of ``count`` new events to ``file`` (record ids after its newest);
     the file's size before, to cut it back to."""
     size = os.path.getsize(file)
-    found, _ = chunks(file)
+    found, _ = scan(file)
     mark = start(file, found, None).mark
     assert mark is not None and mark.record_id is not None
     now = datetime.now(UTC)
