@@ -688,6 +688,33 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
         demo_data
     ),
     "eventsweep sweep ./demo --since 8h": Run(demo_sweep),
+    # the Store section: run as written against demo files and a journal by tests/store/
+    "eventsweep sweep -i fleet.txt --since 24h            # printed as today, and kept in the "
+    "store": Covered(
+        "tests/store/test_cli_store.py::test_sweep_keeps_and_new_reads_only_what_arrived"
+    ),
+    "eventsweep sweep -i fleet.txt --new                  # only what arrived since the last "
+    "sweep of each target": Covered(
+        "tests/store/test_cli_store.py::test_sweep_keeps_and_new_reads_only_what_arrived"
+    ),
+    "eventsweep follow -i fleet.txt                       # like tail -f across a fleet; Ctrl-C "
+    "ends cleanly": Covered(
+        "tests/store/test_cli_store.py::"
+        "test_follow_prints_new_events_newest_last_and_ends_with_the_outcomes"
+    ),
+    "eventsweep query --since 7d --level error --grep 'disk' --format jsonl": Covered(
+        "tests/store/test_cli_store.py::test_query_by_level_and_text"
+    ),
+    "eventsweep query --target 'ssh://web*' --event-id 4625 --group time": Covered(
+        "tests/store/test_cli_store.py::test_query_by_target_pattern_and_event_id"
+    ),
+    "eventsweep sweeps                                    # past sweeps: when, query, "
+    "targets ok/failed, events": Covered(
+        "tests/store/test_cli_store.py::test_sweeps_lists_what_was_kept"
+    ),
+    "eventsweep prune --before 90d                        # retention": Covered(
+        "tests/store/test_cli_store.py::test_prune_keeps_the_last_90_days"
+    ),
     "eventsweep demo-data ./big --size 1G     # grow the largest file to about 1 GB "
     "(benchmarks)": Run(demo_size),
     "eventsweep hunt -i fleet.txt --rules ~/sigma/rules --since 24h                  # every "

@@ -1,8 +1,12 @@
 """The command line: parses flags, calls the library, prints. One module per command.
 
     flags     the flag groups the commands share (targets, query, output, connections)
-    sweep     eventsweep sweep
+    sweep     eventsweep sweep (and storing: the store beside the printed output, --new)
     hunt      eventsweep hunt, eventsweep rules check
+    follow    eventsweep follow: --new sweeps again and again, like tail -f
+    query     eventsweep query: the store's events
+    sweeps    eventsweep sweeps: the sweeps kept
+    prune     eventsweep prune: retention
     demo      eventsweep demo-data
     progress  the terminal's progress line, fed by what the sweep pushes
 
@@ -35,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, hunt, sweep
+    from eventsweep.cli import demo, follow, hunt, prune, query, sweep, sweeps
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -44,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
     hunt.add_parsers(commands)
+    follow.add_parser(commands)
+    query.add_parser(commands)
+    sweeps.add_parser(commands)
+    prune.add_parser(commands)
     demo.add_parser(commands)
     return parser
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
 from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan
-from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
-from eventsweep.sources import Source
+from eventsweep.model import Bookmark, EncodedEvent, Event, Query, TargetStatus, now_iso
+from eventsweep.sources import Source, evtx_resume
 from eventsweep.sources.evtx_worker import Group, parse_group
 
 GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
@@ -68,12 +68,14 @@ class EvtxSource:
         _active[0] += 1
         try:
             alone = _active[0] == 1
-            read = await run_in_thread(_plan_read, self.path, query, self.exact)
-            groups, damaged = read
+            resume = status.resume_after(evtx_resume.LOG)  # --new: after the bookmark
+            read = await run_in_thread(_plan_read, self.path, query, self.exact, resume)
+            groups, damaged, begun = read
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
+            query = begun.query(query)
             in_thread = alone and sum(map(len, groups)) <= IN_THREAD
-            results = (_in_thread if in_thread else _parse)(self, groups, query)
+            results = (_in_thread if in_thread else _parse)(self, groups, query, begun.after)
             late = 0
             async for result in results:
                 _warn(status, result)
@@ -81,11 +83,12 @@ class EvtxSource:
                 events = _events(result)
                 del result  # held no longer than its events: many targets wait at once
                 step = len(events) if alone else HANDED
-                for start in range(0, len(events), step or 1):
-                    yield events[start : start + step]
+                for at in range(0, len(events), step or 1):
+                    yield events[at : at + step]
                 del events
             if late and not self.exact:
                 status.warn(_LATE.format(late), 0, partial=False)
+            evtx_resume.report(status, begun)
         finally:
             _active[0] -= 1
 
@@ -229,13 +232,18 @@ def _matches(pattern: str) -> Iterator[str]:
                 yield from _matches(os.path.join(glob.escape(folder), rest))
 
 
-def _plan_read(path: str, query: Query, exact: bool) -> tuple[list[list[ChunkSlot]], int]:
-    """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
-    Groups are at most GROUP chunks, and small enough that every core gets a few."""
-    selected, damaged = _choose(path, query, exact)
+def _plan_read(
+    path: str, query: Query, exact: bool, resume: Bookmark | None = None
+) -> tuple[list[list[ChunkSlot]], int, evtx_resume.Start]:
+    """The groups of chunks to parse, newest first, how many chunk slots are damaged, and where
+    the read starts (``--new``). Groups are at most GROUP chunks, and small enough that every
+    core gets a few."""
+    selected, damaged, start = evtx_resume.plan(
+        path, query, resume, lambda: _choose(path, query, exact), lambda: _choose(path, query, True)
+    )
     size = max(1, min(GROUP, -(-len(selected) // (4 * cores()))))
-    groups = [selected[start : start + size] for start in range(0, len(selected), size)]
-    return groups, damaged
+    groups = [selected[at : at + size] for at in range(0, len(selected), size)]
+    return groups, damaged, start
 
 
 def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]:
@@ -252,11 +260,13 @@ def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]
 
 
 async def _in_thread(
-    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query
+    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query, after: int | None = None
 ) -> AsyncGenerator[Group, None]:
     """Parse the groups one after the other in a thread (see IN_THREAD)."""
     for group in groups:
-        yield await run_in_thread(parse_group, source.path, group, query, source.target, now_iso())
+        yield await run_in_thread(
+            parse_group, source.path, group, query, source.target, now_iso(), after
+        )
 
 
 def _events(result: Group) -> list[Event]:
@@ -276,7 +286,7 @@ def _warn(status: TargetStatus, result: Group) -> None:
 
 
 async def _parse(
-    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query
+    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query, after: int | None = None
 ) -> AsyncGenerator[Group, None]:
     """Parse the groups in worker processes, a few ahead, yielding results in order.
 
@@ -293,7 +303,7 @@ async def _parse(
                 if group is None:
                     break
                 await slots.acquire()
-                pending.append(asyncio.ensure_future(_submit(source, group, query)))
+                pending.append(asyncio.ensure_future(_submit(source, group, query, after)))
             if not pending:
                 return
             yield await pending[0]
@@ -305,5 +315,9 @@ async def _parse(
             slots.release()
 
 
-async def _submit(source: EvtxSource, group: list[ChunkSlot], query: Query) -> Group:
-    return await run_in_process(parse_group, source.path, group, query, source.target, now_iso())
+async def _submit(
+    source: EvtxSource, group: list[ChunkSlot], query: Query, after: int | None = None
+) -> Group:
+    return await run_in_process(
+        parse_group, source.path, group, query, source.target, now_iso(), after
+    )

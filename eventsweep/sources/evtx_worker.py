@@ -76,7 +76,12 @@ def parse_chunks(
 
 
 def parse_group(
-    path: str, chunks: Iterable[ChunkSlot], query: Query, target: str, collected_at: str
+    path: str,
+    chunks: Iterable[ChunkSlot],
+    query: Query,
+    target: str,
+    collected_at: str,
+    after: int | None = None,
 ) -> Group:
     """The matching events of the given chunks, and counts (:class:`Group`).
 
@@ -84,7 +89,8 @@ def parse_group(
     neither unpickles nor re-serialises its fields on the way to JSON Lines. The parser raises
     for each bad chunk or record and resumes after it when asked for the next one; counting
     those here (rather than through its skip_errors warnings, which go through the
-    process-global warnings filters) is safe in threads too.
+    process-global warnings filters) is safe in threads too. ``after``: only the records whose
+    header's record id is above it (``--new``, see :mod:`eventsweep.sources.evtx_resume`).
     """
     found: list[tuple[int, str, bytes]] = []
     seen = errors = late = damaged = 0
@@ -96,7 +102,7 @@ def parse_group(
         try:
             for record in records:
                 seen += 1
-                if record is None:
+                if record is None or (after is not None and record["event_record_id"] <= after):
                     continue
                 try:
                     if windowed:

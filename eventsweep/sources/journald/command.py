@@ -97,15 +97,26 @@ def wanted_values(query: Query, field: str, values: Iterable[str]) -> list[tuple
 
 
 def build_argv(
-    query: Query, journalctl: Journalctl, found: Sequence[tuple[str, str]] = ()
+    query: Query,
+    journalctl: Journalctl,
+    found: Sequence[tuple[str, str]] = (),
+    cursor: str | None = None,
 ) -> list[str] | None:
     """The journalctl argv for ``query``, newest first, as JSON with every field in full;
     None when no entry can match (nothing to run).
 
     ``found`` holds the exact (field, value) pairs naming the wanted sources on this host
     (see :func:`wanted_values`); it is ignored when the query has no source filter.
+    ``cursor`` (``--new``): oldest first from that entry on, only ``--until`` pushed (see
+    :mod:`eventsweep.sources.journald.resume`).
     """
-    if not can_match(query) or (query.sources and not found):
+    if not can_match(query):
+        return None
+    if cursor is not None:
+        until = [f"--until={journal_time(query.until)}"] if query.until is not None else []
+        return [*journalctl.prefix(), "--output=json", "--all", "--no-pager",
+                f"--cursor={cursor}", *until]  # fmt: skip
+    if query.sources and not found:
         return None
     argv = [*journalctl.prefix(), "--output=json", "--all", "--reverse", "--no-pager"]
     if query.since is not None:

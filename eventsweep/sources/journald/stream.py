@@ -15,6 +15,7 @@ import orjson
 
 from eventsweep.errors import first_line
 from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
+from eventsweep.sources.journald import resume
 from eventsweep.sources.journald.command import (
     Journalctl,
     build_argv,
@@ -54,19 +55,29 @@ async def journal_events(
     status: TargetStatus,
 ) -> AsyncGenerator[list[Event], None]:
     """The whole read of one host: look up source names if filtered, run, stream, check (the
-    events a list at a time)."""
+    events a list at a time); with a bookmark, only what came after it (:mod:`.resume`)."""
+    mark = resume.resuming(status)
+    if mark is not None:
+        resumed = resume.after(start, journalctl, target, computer, query, status, mark)
+        async for events in resumed:
+            yield events
+        if resume.resuming(status) is not None:
+            return  # read after the bookmark; else it was gone: the window is read
     found = await found_sources(start, journalctl, query)
     argv = build_argv(query, journalctl, found)
     if argv is None:
         return
+    newest = resume.Newest()
     async with start(argv) as process:
         async for lines in line_batches(process):
+            newest.see(lines)
             batch = encoded(lines, target, computer, query, status)
             if batch:
                 yield batch  # the events that pass the query, as they arrive, a list per read
         code, stderr = await process.finish()
     check_exit(code, stderr, journalctl)
     note(status, stderr)
+    newest.report(status)
 
 
 async def found_sources(
