@@ -65,23 +65,28 @@ def _worker_started() -> None:
 
 
 def shutdown() -> None:
-    """Release the pools without waiting for work nobody awaits any more: worker processes are
-    ended at once (a parse nobody will read is not worth finishing).
+    """Release the pools without waiting for work nobody awaits any more: queued work is
+    cancelled, a worker finishes the one group it is parsing (well under a second), and any
+    worker still alive after that is ended.
 
-    The process pool's manager thread is given a moment to end: at interpreter exit,
+    The process pool's manager thread is given that moment to end first: at interpreter exit,
     concurrent.futures wakes every manager thread still known, and one closing its wake-up
     pipe right then makes that fail with a traceback (``OSError: [Errno 9] Bad file
-    descriptor`` in ``_python_exit``; CPython 3.11's ``_ThreadWakeup`` has no lock)."""
-    for name, pool in _pools.items():
-        processes = list(getattr(pool, "_processes", {}).values()) if name == "process" else []
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.terminate()
+    descriptor`` in ``_python_exit``; CPython 3.11's ``_ThreadWakeup`` has no lock); and a
+    worker ended under a live manager makes it fail on the cancelled futures
+    (``InvalidStateError`` in ``terminate_broken``)."""
+    processes = list(getattr(_pools.get("process"), "_processes", {}).values())
+    # taken before shutdown(), which forgets the manager thread when it does not wait
+    managers = [getattr(pool, "_executor_manager_thread", None) for pool in _pools.values()]
     for pool in _pools.values():
-        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+    for manager in managers:
         if manager is not None:
             manager.join(timeout=2.0)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            if process.is_alive():
+                process.terminate()
     _pools.clear()
 
 
