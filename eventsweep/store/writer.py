@@ -1,0 +1,280 @@
+"""The store as an output of the sweep call: one writer thread, one connection, batches.
+
+:class:`StoreWriter` is an :class:`~eventsweep.sinks.Output`. ``open`` checks the file (a file
+that is not a store is refused before anything is written), creates or migrates it, and
+records the sweep; ``write`` and ``outcome`` hand their items to the writer thread through a
+bounded queue (the sweep never waits on the disk unless the store falls far behind); ``close``
+waits for the thread, then records the sweep's end.
+
+The writer thread owns the one connection (WAL). It commits what it holds when it holds
+:data:`ROWS` events, when :data:`INTERVAL` seconds have passed since the first of them, and
+at each outcome, which is committed with the target's bookmarks in the same transaction, after
+the target's events: a sweep killed at any moment leaves every target either with its
+bookmarks and all its events, or with its old bookmarks (its events so far are kept, and
+stored once: ``INSERT OR IGNORE`` on the identity). Each commit is ``BEGIN IMMEDIATE`` with a
+busy timeout, so several sweeps may write one store at once. Values are bound parameters only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from eventsweep.batch import Batch
+from eventsweep.errors import EventsweepError
+from eventsweep.model import Outcome, Query, now_iso
+from eventsweep.sinks import SweepInfo
+from eventsweep.store import schema
+
+ROWS = 4096  # events per commit, at most
+INTERVAL = 0.1  # seconds an event may wait for its commit
+QUEUED = 64  # batches and outcomes waiting for the writer thread
+BUSY_MS = 60_000  # how long a commit waits for another writer
+
+_INSERT = "INSERT OR IGNORE INTO events (sweep, doc) VALUES (?, ?)"
+_INDEX_TEXT = "INSERT INTO events_text (rowid, message) SELECT id, message FROM events WHERE id > ?"
+_STOP = object()
+
+
+class StoreError(EventsweepError):
+    """The store could not be written (full disk, read-only file…); committed data stays."""
+
+
+def query_dict(query: Query) -> dict[str, Any]:
+    """A query as the JSON the sweeps table keeps."""
+    return {
+        "since": query.since,
+        "until": query.until,
+        "levels": sorted(query.levels),
+        "event_ids": [list(pair) for pair in query.event_ids],
+        "sources": sorted(query.sources),
+        "logs": list(query.logs),
+        "grep": query.grep.pattern if query.grep is not None else None,
+        "limit": query.limit,
+    }
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """The writer's connection to the store at ``path``, created or migrated to the current
+    version (the file is checked, read-only, before anything is written)."""
+    found = schema.check(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_MS:d}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: the indexes' hot pages
+        connection.execute("PRAGMA foreign_keys = ON")
+        schema.migrate(connection, found)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@dataclass(slots=True)
+class _Held:
+    """What the writer thread holds until its next commit."""
+
+    rows: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    since: float = 0.0  # when the oldest row arrived
+
+
+class StoreWriter:
+    """Keeps a sweep (its query, events, outcomes and bookmarks) in the store at ``path``."""
+
+    def __init__(self, path: str, command: str = "sweep") -> None:
+        self.path = path
+        self.command = command
+        self.stored: dict[str, int] = {}  # target → events this sweep added (committed)
+        self.sweep_seq = 0
+        self._connection: sqlite3.Connection | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(QUEUED)
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._positions: dict[str, int] = {}
+
+    # ---- the Output interface (called from the output's thread) ----------------------------
+
+    def open(self, sweep: SweepInfo) -> None:
+        self._connection = connect(self.path)
+        self._positions = {target: n for n, target in enumerate(sweep.targets)}
+        self.sweep_seq = self._record_sweep(sweep)
+        self._thread = threading.Thread(target=self._run, name="eventsweep-store", daemon=True)
+        self._thread.start()
+
+    def write(self, batch: Batch) -> None:
+        if batch:
+            self._put(batch)
+
+    def outcome(self, outcome: Outcome) -> None:
+        self._put(outcome)
+
+    def close(self) -> None:
+        try:
+            if self._thread is not None:
+                self._put(_STOP, check=False)
+                self._thread.join()
+            self._raise()
+            if self._connection is not None:
+                self._transaction(self._end_sweep)
+        finally:
+            if self._connection is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("PRAGMA optimize")
+                self._connection.close()
+                self._connection = None
+
+    # ---- the caller's side -------------------------------------------------------------------
+
+    def _put(self, item: Any, check: bool = True) -> None:
+        while True:
+            if check:
+                self._raise()
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._thread is None or not self._thread.is_alive():
+                    self._raise()
+                    return
+
+    def _raise(self) -> None:
+        if self._failure is not None:
+            reason = self._failure
+            text = str(reason) if isinstance(reason, sqlite3.Error) else repr(reason)
+            raise StoreError(
+                f"--store {self.path}: cannot write ({text}); what was committed stays"
+            ) from reason
+
+    # ---- the writer thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        held = _Held()
+        try:
+            while True:
+                wait = None if not held.rows else max(0.0, held.since + INTERVAL - time.monotonic())
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    self._commit(held)
+                    continue
+                if item is _STOP:
+                    self._commit(held)
+                    return
+                if isinstance(item, Outcome):
+                    held.outcomes.append(item)
+                    self._commit(held)
+                    continue
+                if not held.rows:
+                    held.since = time.monotonic()
+                held.rows.extend(_rows(self.sweep_seq, item))
+                if len(held.rows) >= ROWS:
+                    self._commit(held)
+        except BaseException as exc:  # a full disk, a locked file: the sweep is stopped
+            self._failure = exc
+            self._drain()
+
+    def _drain(self) -> None:
+        """After a failure: take what the caller still hands in, so it never blocks."""
+        while self._queue.get() is not _STOP:
+            pass
+
+    def _commit(self, held: _Held) -> None:
+        if held.rows or held.outcomes:
+            self._transaction(lambda c: self._store(c, held))
+        held.rows, held.outcomes = [], []
+
+    def _store(self, connection: sqlite3.Connection, held: _Held) -> None:
+        before = connection.execute("SELECT ifnull(max(id), 0) FROM events").fetchone()[0]
+        connection.executemany(_INSERT, held.rows)
+        if held.rows:
+            connection.execute(_INDEX_TEXT, (before,))
+            added = connection.execute(
+                "SELECT target, count(*) FROM events WHERE id > ? GROUP BY target", (before,)
+            )
+            for target, count in added:
+                self.stored[target] = self.stored.get(target, 0) + count
+        for outcome in held.outcomes:
+            self._store_outcome(connection, outcome)
+
+    def _store_outcome(self, connection: sqlite3.Connection, outcome: Outcome) -> None:
+        connection.execute(
+            "INSERT OR REPLACE INTO outcomes (sweep, position, target, status, events, elapsed,"
+            " warnings, error, notes, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.sweep_seq,
+                self._positions.get(outcome.target, len(self._positions)),
+                outcome.target,
+                outcome.status,
+                outcome.events,
+                outcome.elapsed,
+                outcome.warnings,
+                outcome.error,
+                orjson.dumps(list(outcome.notes)).decode(),
+                self.stored.get(outcome.target, 0),
+            ),
+        )
+        connection.executemany(
+            "INSERT OR REPLACE INTO bookmarks (target, log, name, record_id, cursor, time, epoch,"
+            " sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (outcome.target, mark.log.lower(), mark.log, mark.record_id, mark.cursor,
+                 mark.time, mark.epoch, self.sweep_seq)
+                for mark in outcome.bookmarks
+            ],
+        )  # fmt: skip
+
+    # ---- transactions ------------------------------------------------------------------------
+
+    def _transaction(self, work: Any) -> Any:
+        connection = self._connection
+        assert connection is not None
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
+    def _record_sweep(self, sweep: SweepInfo) -> int:
+        def insert(connection: sqlite3.Connection) -> int:
+            cursor = connection.execute(
+                "INSERT INTO sweeps (id, started, command, query, targets, grouping)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    sweep.id,
+                    sweep.started,
+                    self.command,
+                    orjson.dumps(query_dict(sweep.query)).decode(),
+                    orjson.dumps(list(sweep.targets)).decode(),
+                    sweep.group,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+        seq: int = self._transaction(insert)
+        return seq
+
+    def _end_sweep(self, connection: sqlite3.Connection) -> None:
+        connection.execute("UPDATE sweeps SET ended = ? WHERE seq = ?", (now_iso(), self.sweep_seq))
+
+
+def _rows(seq: int, batch: Batch) -> list[tuple[int, str]]:
+    """The batch's events as rows: the sweep and each event's JSON text."""
+    text = batch.jsonl().decode("utf-8")
+    return [(seq, line) for line in text.split("\n") if line]
