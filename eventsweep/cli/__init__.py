@@ -3,6 +3,7 @@
     flags     the flag groups the commands share (targets, query, output, connections)
     sweep     eventsweep sweep
     demo      eventsweep demo-data
+    serve     eventsweep serve (the web application, eventsweep.web)
     progress  the terminal's progress line, fed by what the sweep pushes
 
 Exit status: 0 every target ok, 1 any target not ok, 2 usage error (one line on stderr),
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, sweep
+    from eventsweep.cli import demo, serve, sweep
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
     demo.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 

@@ -55,6 +55,10 @@ class Chart:
     bars: tuple[Bar, ...]
     ticks: tuple[Tick, ...]
 
+    @property
+    def duration(self) -> str:
+        return duration(self.seconds)
+
 
 def chart(histogram: Histogram) -> Chart | None:
     """The drawing of a histogram (None when it has no bucket)."""
@@ -126,6 +130,14 @@ def _short(moment: datetime, seconds: int) -> str:
     if seconds >= 60:
         return moment.strftime("%H:%M")
     return moment.strftime("%H:%M:%S")
+
+
+def duration(seconds: int) -> str:
+    """``10800`` → ``3 h``: a bucket's size as the caption shows it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 LEVEL_CLASSES = {level: f"l-{level.replace('_', '-')}" for level in LEVELS}
