@@ -126,14 +126,10 @@ def _text_job(
     reader: Reader, where: Filter, name: str, pipe: _Pipe, chunks: queue.Queue[Any], search: Search
 ) -> None:
     def job() -> None:
-        buffered = io.BufferedWriter(pipe, CHUNK)
-        if name == "csv":
-            text = io.TextIOWrapper(buffered, encoding="utf-8", newline="")
-            _write_all(reader, where, name, text, search)
-            text.flush()
-        else:
-            _write_all(reader, where, name, buffered, search)
-        buffered.flush()
+        # a text stream (what the formats take), its bytes buffered in CHUNKs on the pipe
+        text = io.TextIOWrapper(io.BufferedWriter(pipe, CHUNK), encoding="utf-8", newline="")
+        _write_all(reader, where, name, text, search)
+        text.flush()
 
     _finishing(chunks, job)
 
