@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,7 @@ from eventsweep.batch import Batch
 from eventsweep.errors import EventsweepError
 from eventsweep.model import Outcome, Query
 from eventsweep.sinks import Output, SweepInfo
-from eventsweep.sources import Settings, Source, plan
+from eventsweep.sources import Settings, Source, plan_by_scheme
 from eventsweep.sweep import Listener, Resume, Sweep
 
 
@@ -39,6 +39,12 @@ class Request:
     timeout: float = 60.0
     group: str = "target"
     resume: Resume = field(default_factory=dict)  # target → log → bookmark (``--new``)
+    # a narrower query for the targets of one scheme ("win", "ssh"…), e.g. what a rule set
+    # can match pushed to each kind of host; the others read ``query``
+    queries: Mapping[str, Query] = field(default_factory=dict)
+
+    def query_for(self, scheme: str) -> Query:
+        return self.queries.get(scheme, self.query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +54,19 @@ class Planned:
 
     request: Request
     sources: tuple[Source, ...]
+    schemes: tuple[str, ...] = ()  # each source's scheme (empty: every source reads the query)
+
+    def queries(self) -> list[Query]:
+        if not self.schemes:
+            return [self.request.query] * len(self.sources)
+        return [self.request.query_for(scheme) for scheme in self.schemes]
 
 
 def plan_request(request: Request) -> Planned:
     """The sources of a request; a bad target is a :class:`UsageError` before anything runs."""
-    return Planned(request, tuple(plan(list(request.targets), request.settings)))
+    planned = plan_by_scheme(list(request.targets), request.settings)
+    schemes = tuple(scheme for scheme, _ in planned)
+    return Planned(request, tuple(source for _, source in planned), schemes)
 
 
 class OutputError(EventsweepError):
@@ -106,6 +120,7 @@ async def run(
         group=asked.group,
         listeners=listeners,
         resume=asked.resume,
+        queries=planned.queries(),
     )
     info = SweepInfo(
         id=uuid.uuid4().hex,

@@ -80,11 +80,13 @@ class Sweep:
         group: str = "target",
         listeners: Sequence[Listener] = (),
         resume: Resume | None = None,
+        queries: Sequence[Query] | None = None,
     ) -> None:
         if group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}")
         self.sources = list(sources)
         self.query = query
+        self.queries = list(queries) if queries is not None else [query] * len(self.sources)
         self.timeout = timeout
         self.group = group
         self.listeners = list(listeners)
@@ -212,10 +214,11 @@ class Sweep:
     async def _read(
         self, source: Source, status: TargetStatus, index: int, counter: list[int], started: float
     ) -> Outcome:
-        spool, limit, whole = self._spools[index], self.query.limit, True
+        query = self.queries[index]
+        spool, limit, whole = self._spools[index], query.limit, True
         try:
             async with asyncio.timeout(self.timeout) as deadline:
-                async with aclosing(source.events(self.query, status)) as stream:
+                async with aclosing(source.events(query, status)) as stream:
                     async for item in stream:
                         batch: list[Event] = item if isinstance(item, list) else [item]
                         if limit is not None:

@@ -135,3 +135,21 @@ def test_the_readmes_library_example_runs_as_written(tmp_path: Path) -> None:
     total = int(lines[-1].split()[0])
     events = [line for line in lines if re.match(r"\d{4}-\d\d-\d\dT", line)]
     assert total == len(events) > 0
+
+
+def test_a_scheme_can_read_a_narrower_query() -> None:
+    seen: dict[str, Query] = {}
+
+    @dataclass(frozen=True)
+    class Spy:
+        target: str
+
+        async def events(self, query: Query, status: TargetStatus) -> AsyncIterator[list[Event]]:
+            seen[self.target] = query
+            yield []
+
+    narrow = Query(event_ids=((4625, 4625),))
+    request = Request(("a", "b"), Query(), queries={"win": narrow})
+    planned = Planned(request, (Spy("a"), Spy("b")), ("win", "evtx"))  # type: ignore[arg-type]
+    asyncio.run(run(planned))
+    assert seen == {"a": narrow, "b": Query()}

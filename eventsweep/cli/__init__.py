@@ -1,7 +1,10 @@
 """The command line: parses flags, calls the library, prints. One module per command.
 
     flags     the flag groups the commands share (targets, query, output, connections)
-    sweep     eventsweep sweep
+    sweep     eventsweep sweep (and storing: the store beside the printed output, --new)
+    query     eventsweep query: the store's events
+    sweeps    eventsweep sweeps: the sweeps kept
+    prune     eventsweep prune: retention
     demo      eventsweep demo-data
     serve     eventsweep serve (the web application, eventsweep.web)
     progress  the terminal's progress line, fed by what the sweep pushes
@@ -34,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, serve, sweep
+    from eventsweep.cli import demo, prune, query, serve, sweep, sweeps
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -42,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
+    query.add_parser(commands)
+    sweeps.add_parser(commands)
+    prune.add_parser(commands)
     demo.add_parser(commands)
     serve.add_parser(commands)
     return parser

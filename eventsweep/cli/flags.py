@@ -179,3 +179,27 @@ def settings_of(arguments: argparse.Namespace) -> Settings:
             interactive=sys.stdin.isatty(),
         ),
     )
+
+
+def add_store(parser: argparse.ArgumentParser, *, optional: bool = True) -> None:
+    """``--store PATH`` (and, where the store is optional, ``--no-store``)."""
+    group = parser.add_argument_group("store")
+    group.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store (default: $EVENTSWEEP_STORE, else eventsweep/events.db in the user's"
+        " data directory)",
+    )
+    if optional:
+        group.add_argument("--no-store", action="store_true", help="do not keep this sweep")
+
+
+def store_of(arguments: argparse.Namespace) -> str | None:
+    """The store path the flags name (None with ``--no-store``), checked: a file that is not
+    an eventsweep store is a usage error here, before anything runs or writes."""
+    from eventsweep.store import location, schema
+
+    path = location.resolve(arguments.store, getattr(arguments, "no_store", False))
+    if path is not None:
+        schema.check(path)
+    return path

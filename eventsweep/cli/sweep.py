@@ -37,6 +37,13 @@ def add_parser(commands: Any) -> None:
     flags.add_exact(parser)
     flags.add_output(parser)
     flags.add_connections(parser)
+    flags.add_store(parser)
+    parser.add_argument(
+        "--new",
+        action="store_true",
+        help="only what arrived since the last sweep of each target kept in the store"
+        " (a target never swept reads the --since window)",
+    )
     parser.set_defaults(run=run_sweep)
 
 
@@ -71,7 +78,11 @@ def request_of(arguments: argparse.Namespace) -> Request:
 
 
 def run_sweep(arguments: argparse.Namespace) -> int:
+    from eventsweep.cli import storing
+
     planned = plan_request(request_of(arguments))
+    store = storing.store_output(arguments, planned)
+    planned = storing.resumed(arguments, planned, store)
     name = arguments.format or (
         "table" if sys.stdout.isatty() and not arguments.output else "jsonl"
     )
@@ -88,7 +99,8 @@ def run_sweep(arguments: argparse.Namespace) -> int:
         options = SinkOptions(group=arguments.group, color=stream.isatty())
         output = open_output(name, stream, options)
         show = not arguments.no_progress and sys.stderr.isatty()
-        return drive(planned, [output], show, outcomes_file, arguments.output)
+        outputs = [output] if store is None else [output, store]
+        return drive(planned, outputs, show, outcomes_file, arguments.output)
 
 
 def refuse_inputs(flag: str, path: str | None, sources: Sequence[Source]) -> None:
@@ -142,7 +154,7 @@ def drive(
             _quiet_stdout()
             caught.append(signal.SIGPIPE)
         else:
-            failure = _output_failure(output_name, exc.cause)
+            failure = _output_failure(output_name, exc.cause, exc.output)
     except BaseException:
         report(_so_far(planned, counters), outcomes_file)
         raise
@@ -188,7 +200,9 @@ def _so_far(planned: Planned, counters: Any) -> list[Outcome]:
     return [ended[source.target] for source in planned.sources if source.target in ended]
 
 
-def _output_failure(name: str | None, cause: BaseException) -> str:
+def _output_failure(name: str | None, cause: BaseException, output: object = None) -> str:
+    if getattr(output, "names_itself", False):  # the store: its error names the file
+        return f"{cause}; the sweep was stopped"
     flag = f"-o {name}" if name else "stdout"
     reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
     return f"{flag}: cannot write ({reason}); the sweep was stopped"

@@ -104,13 +104,17 @@ def _planner(scheme: str) -> Planner:
 
 def plan(texts: Sequence[str], settings: Settings) -> list[Source]:
     """All the sources the given target texts stand for, in the order given."""
-    planners = {scheme_of(text): text for text in texts}  # validate every scheme first
-    del planners
-    sources: list[Source] = []
-    for text in texts:
-        scheme = scheme_of(text)
-        sources.extend(_planner(scheme)(text, settings.options.get(scheme)))
-    return sources
+    return [source for _, source in plan_by_scheme(texts, settings)]
+
+
+def plan_by_scheme(texts: Sequence[str], settings: Settings) -> list[tuple[str, Source]]:
+    """:func:`plan`, each source with the scheme it was planned by."""
+    schemes = [scheme_of(text) for text in texts]  # validate every scheme first
+    planned: list[tuple[str, Source]] = []
+    for scheme, text in zip(schemes, texts, strict=True):
+        found = _planner(scheme)(text, settings.options.get(scheme))
+        planned.extend((scheme, source) for source in found)
+    return planned
 
 
 register("evtx", "eventsweep.sources.evtx:plan")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
-from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
-from eventsweep.sources import Source
+from eventsweep.model import Bookmark, EncodedEvent, Event, Query, TargetStatus, now_iso
+from eventsweep.sources import Source, evtx_resume
 from eventsweep.sources.evtx_layout import Chunk, NotEvtx, chunks, select
 from eventsweep.sources.evtx_worker import Parsed, parse_chunks
 
@@ -52,11 +52,15 @@ class EvtxSource:
         _active[0] += 1
         try:
             alone = _active[0] == 1
-            read = await run_in_thread(_plan_read, self.path, query, self.target, alone, self.exact)
-            groups, damaged, parsed = read
+            resume = status.resume_after(evtx_resume.LOG)
+            read = await run_in_thread(
+                _plan_read, self.path, query, self.target, alone, self.exact, resume
+            )
+            groups, damaged, parsed, start = read
             if damaged:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
-            results = _parse(self, groups, query) if parsed is None else _one(parsed)
+            query = start.query(query)
+            results = _parse(self, groups, query, start.after) if parsed is None else _one(parsed)
             late = 0
             async for result in results:
                 _warn_skipped(status, result.errors)
@@ -64,6 +68,7 @@ class EvtxSource:
                 yield [EncodedEvent(time, line) for time, line in result.events]
             if late and not self.exact:
                 status.warn(_LATE.format(late), 0, partial=False)
+            evtx_resume.report(status, start)
         finally:
             _active[0] -= 1
 
@@ -132,19 +137,29 @@ def _scan(path: str) -> tuple[list[Chunk], int]:
 
 
 def _plan_read(
-    path: str, query: Query, target: str, alone: bool, exact: bool
-) -> tuple[list[list[Chunk]], int, Parsed | None]:
+    path: str,
+    query: Query,
+    target: str,
+    alone: bool,
+    exact: bool,
+    resume: Bookmark | None = None,
+) -> tuple[list[list[Chunk]], int, Parsed | None, evtx_resume.Start]:
     """The groups of chunks to parse, newest first, and how many chunk slots are damaged.
 
     A lone target whose window needs few chunks is parsed right here, in the same thread:
     starting worker processes would cost more than the parse.
     """
     found, damaged = _scan(path)
-    selected = found if exact else list(select(path, query.since, query.until, found))
+    start = evtx_resume.start(path, found, resume)  # --new: after the bookmark, if it holds
+    if start.chunks is not None:
+        selected, query = start.chunks, start.query(query)
+    else:
+        selected = found if exact else list(select(path, query.since, query.until, found))
     if alone and len(selected) <= IN_THREAD:
-        return [], damaged, parse_chunks(path, selected, query, target, now_iso())
-    groups = [selected[start : start + GROUP] for start in range(0, len(selected), GROUP)]
-    return groups, damaged, None
+        parsed = parse_chunks(path, selected, query, target, now_iso(), start.after)
+        return [], damaged, parsed, start
+    groups = [selected[at : at + GROUP] for at in range(0, len(selected), GROUP)]
+    return groups, damaged, None, start
 
 
 async def _one(parsed: Parsed) -> AsyncGenerator[Parsed, None]:
@@ -157,7 +172,7 @@ def _warn_skipped(status: TargetStatus, skipped: int) -> None:
 
 
 async def _parse(
-    source: EvtxSource, groups: list[list[Chunk]], query: Query
+    source: EvtxSource, groups: list[list[Chunk]], query: Query, after: int | None = None
 ) -> AsyncGenerator[Parsed, None]:
     """Parse the groups in worker processes, a few ahead, yielding results in order.
 
@@ -174,7 +189,7 @@ async def _parse(
                 if group is None:
                     break
                 await slots.acquire()
-                pending.append(asyncio.ensure_future(_submit(source, group, query)))
+                pending.append(asyncio.ensure_future(_submit(source, group, query, after)))
             if not pending:
                 return
             yield await pending[0]
@@ -186,5 +201,9 @@ async def _parse(
             slots.release()
 
 
-async def _submit(source: EvtxSource, group: list[Chunk], query: Query) -> Parsed:
-    return await run_in_process(parse_chunks, source.path, group, query, source.target, now_iso())
+async def _submit(
+    source: EvtxSource, group: list[Chunk], query: Query, after: int | None = None
+) -> Parsed:
+    return await run_in_process(
+        parse_chunks, source.path, group, query, source.target, now_iso(), after
+    )

@@ -48,7 +48,12 @@ class Parsed(NamedTuple):
 
 
 def parse_chunks(
-    path: str, chunks: Iterable[Chunk], query: Query, target: str, collected_at: str
+    path: str,
+    chunks: Iterable[Chunk],
+    query: Query,
+    target: str,
+    collected_at: str,
+    after: int | None = None,
 ) -> Parsed:
     """The matching events of the given chunks, and counts (:class:`Parsed`).
 
@@ -56,7 +61,8 @@ def parse_chunks(
     so the parent neither unpickles nor re-serialises its fields on the way to JSON Lines.
     The parser raises for each bad chunk or record and resumes after it when asked for the
     next one; counting those here (rather than through its skip_errors warnings, which go
-    through the process-global warnings filters) is safe in threads too.
+    through the process-global warnings filters) is safe in threads too. ``after``: only the
+    records whose header's record id is above it (``--new``, see evtx_resume).
     """
     found: list[tuple[int, str, bytes]] = []
     seen = errors = late = 0
@@ -67,7 +73,7 @@ def parse_chunks(
         try:
             for record in records:
                 seen += 1
-                if record is None:
+                if record is None or (after is not None and record["event_record_id"] <= after):
                     continue
                 if windowed:
                     created = _created_in(record["data"])

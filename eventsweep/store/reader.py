@@ -173,13 +173,19 @@ class Reader:
         return Page(found, _token(rows[size - 1]) if more and size else None)
 
     def batches(
-        self, where: Filter, *, newest_first: bool = True, limit: int | None = None
+        self,
+        where: Filter,
+        *,
+        newest_first: bool = True,
+        limit: int | None = None,
+        by_target: bool = False,
     ) -> Iterator[Batch]:
-        """Every matching event in time order, a batch at a time (``limit``: per target)."""
+        """Every matching event in time order (``by_target``: each target's together, targets
+        by name), a batch at a time, from one snapshot; ``limit``: at most N per target."""
         counts: dict[str, int] = {}
         with self.connection() as connection:
             held: list[tuple[Any, ...]] = []
-            for row in _matching(connection, where, newest_first, None, None):
+            for row in _streamed(connection, where, newest_first, by_target):
                 if limit is not None:
                     seen = counts.get(row[2], 0)
                     if seen >= limit:
@@ -397,6 +403,27 @@ def _matching(
             return
 
 
+def _streamed(
+    connection: sqlite3.Connection, where: Filter, newest_first: bool, by_target: bool
+) -> Iterator[tuple[Any, ...]]:
+    """Every matching row (:data:`_ROW`), from one statement (one snapshot)."""
+    regex, sources = _regex(where), _python_sources(where)
+    conditions, params = _clauses(connection, where)
+    order = "DESC" if newest_first else "ASC"
+    body = " AND ".join(conditions) or "1"
+    first = "target, " if by_target else ""
+    cursor = connection.execute(
+        f"SELECT {_ROW} FROM events WHERE {body} ORDER BY {first}time {order}, id {order}", params
+    )
+    while rows := cursor.fetchmany(SCAN):
+        for row in rows:
+            if regex is not None and regex.search(row[3] or "") is None:
+                continue
+            if sources is not None and (row[4] or "").lower() not in sources:
+                continue
+            yield row
+
+
 def _page_sql(
     connection: sqlite3.Connection,
     where: Filter,
@@ -428,7 +455,7 @@ def _grouped(
         )
         return [(str(a), str(b), int(c)) for a, b, c in connection.execute(sql, params)]
     counts: dict[tuple[str, str], int] = {}
-    for row in _matching(connection, where, True, None, None):
+    for row in _streamed(connection, where, True, False):
         event = _stored(row).event
         slot = (row[1][:width], event.level)
         counts[slot] = counts.get(slot, 0) + 1
@@ -447,7 +474,7 @@ def _facet(
         )
         return [(value, int(count)) for value, count in connection.execute(sql, [*params, top])]
     counts: dict[Any, int] = {}
-    for row in _matching(connection, where, True, None, None):
+    for row in _streamed(connection, where, True, False):
         value = getattr(_stored(row).event, name)
         counts[value] = counts.get(value, 0) + 1
     return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[:top]

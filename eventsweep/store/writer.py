@@ -94,6 +94,8 @@ class _Held:
 class StoreWriter:
     """Keeps a sweep (its query, events, outcomes and bookmarks) in the store at ``path``."""
 
+    names_itself = True  # its errors name the store: the command line prints them as they are
+
     def __init__(self, path: str, command: str = "sweep") -> None:
         self.path = path
         self.command = command
@@ -278,3 +280,36 @@ def _rows(seq: int, batch: Batch) -> list[tuple[int, str]]:
     """The batch's events as rows: the sweep and each event's JSON text."""
     text = batch.jsonl().decode("utf-8")
     return [(seq, line) for line in text.split("\n") if line]
+
+
+PRUNE_STEP = 20_000  # events deleted per transaction (other writers go on between them)
+
+
+def prune(path: str, before: str) -> tuple[int, int]:
+    """Delete the events older than ``before`` (ISO UTC) and the sweeps that ended before it
+    (with their outcomes); bookmarks stay, so ``--new`` still resumes where it was. Returns
+    (events, sweeps) deleted. A step at a time: a sweep writing meanwhile is not held up."""
+    if schema.check(path) == 0:
+        return 0, 0
+    connection = connect(path)
+    events = 0
+    try:
+        while True:
+            connection.execute("BEGIN IMMEDIATE")
+            cursor = connection.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? LIMIT ?)",
+                (before, PRUNE_STEP),
+            )
+            connection.execute("COMMIT")
+            events += cursor.rowcount
+            if cursor.rowcount < PRUNE_STEP:
+                break
+        connection.execute("BEGIN IMMEDIATE")
+        sweeps = connection.execute(
+            "DELETE FROM sweeps WHERE ended IS NOT NULL AND ended < ?", (before,)
+        ).rowcount
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA optimize")
+    finally:
+        connection.close()
+    return events, sweeps

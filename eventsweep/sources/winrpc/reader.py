@@ -16,12 +16,13 @@ Blocking: runs in a worker thread.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from eventsweep.errors import ReadError
-from eventsweep.model import Event, Query, now_iso
+from eventsweep.model import Bookmark, Event, Query, now_iso
+from eventsweep.sources.winrpc import resume
 from eventsweep.sources.winrpc.records import Batch, Decoder, RecordFilter
 from eventsweep.sources.winrpc.session import OpenLog
 from eventsweep.sources.winrpc.wire import (
@@ -54,6 +55,8 @@ class Chunk:
 
     events: list[Event] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
+    marks: list[Bookmark] = field(default_factory=list)  # each log's newest record (--new)
+    notes: list[str] = field(default_factory=list)  # a bookmark that could not be used
 
 
 def decoders(target: str, logs: tuple[str, ...], query: Query) -> list[Decoder]:
@@ -63,9 +66,15 @@ def decoders(target: str, logs: tuple[str, ...], query: Query) -> list[Decoder]:
     return [Decoder(target, log, query, wanted, stop) for log in logs]
 
 
-def batches(session: LogSession, decoder: Decoder) -> Iterator[Batch]:
-    """The read buffers of one log, newest first, decoded; stops early (see module doc)."""
+def batches(
+    session: LogSession, decoder: Decoder, bookmark: Bookmark | None = None
+) -> Iterator[Batch]:
+    """The read buffers of one log, newest first, decoded; stops early (see module doc), or
+    at the bookmark (``--new``, see :mod:`.resume`: an unusable one is a batch's note)."""
     log = session.open_log(decoder.log)
+    decoder, note = resume.resumed(session, log, decoder, bookmark)
+    if note is not None:
+        yield Batch(notes=[note])
     if log.count == 0:
         return
     flags, offset, size = BACKWARDS | SEEK, log.oldest + log.count - 1, FIRST_BUFFER
@@ -79,20 +88,27 @@ def batches(session: LogSession, decoder: Decoder) -> Iterator[Batch]:
         if reply.status != STATUS_SUCCESS:
             raise ReadError(f"reading log {log.name!r}: status 0x{reply.status:08x}")
         batch = decoder.decode(reply.buffer, now_iso())
+        if flags != BACKWARDS | SEEK:
+            batch.newest = None  # only the first read starts at the newest record
         yield batch
         if batch.stop or batch.records == 0:
             return
         flags, size = BACKWARDS | SEQUENTIAL, min(size * 2, MAX_BUFFER)
 
 
-def chunks(session: LogSession, wanted: list[Decoder]) -> Iterator[Chunk]:
-    """Everything the decoders want, newest first, in chunks (merged across logs)."""
+def chunks(
+    session: LogSession, wanted: list[Decoder], marks: Mapping[str, Bookmark] | None = None
+) -> Iterator[Chunk]:
+    """Everything the decoders want, newest first, in chunks (merged across logs); ``marks``:
+    the bookmarks to resume after, by log name lower-case."""
+    marks = marks or {}
     if len(wanted) == 1:
-        for batch in batches(session, wanted[0]):
-            yield Chunk(batch.events, batch.damaged)
+        for batch in batches(session, wanted[0], marks.get(wanted[0].log.lower())):
+            yield Chunk(batch.events, batch.damaged, _marks(wanted[0], batch), batch.notes)
         return
     notes: list[str] = []
-    streams = [_events(session, decoder, notes) for decoder in wanted]
+    found = Chunk()  # every log's bookmark and resume notes, handed on with the last chunk
+    streams = [_events(session, decoder, notes, found, marks) for decoder in wanted]
     chunk = Chunk()
     for event in heapq.merge(*streams, key=_time, reverse=True):
         chunk.events.append(event)
@@ -101,13 +117,31 @@ def chunks(session: LogSession, wanted: list[Decoder]) -> Iterator[Chunk]:
             yield chunk
             chunk = Chunk()
     chunk.damaged = list(notes)
+    chunk.marks, chunk.notes = found.marks, found.notes
     yield chunk
 
 
-def _events(session: LogSession, decoder: Decoder, notes: list[str]) -> Iterator[Event]:
-    for batch in batches(session, decoder):
+def _events(
+    session: LogSession,
+    decoder: Decoder,
+    notes: list[str],
+    found: Chunk,
+    marks: Mapping[str, Bookmark],
+) -> Iterator[Event]:
+    for batch in batches(session, decoder, marks.get(decoder.log.lower())):
         notes.extend(batch.damaged)
+        found.notes.extend(batch.notes)
+        found.marks.extend(_marks(decoder, batch))
         yield from batch.events
+
+
+def _marks(decoder: Decoder, batch: Batch) -> list[Bookmark]:
+    """The log's newest record: the first record of its first read (the only batch with
+    ``newest`` set)."""
+    if batch.newest is None:
+        return []
+    number, generated, written = batch.newest
+    return [resume.mark(decoder.log, number, generated, written)]
 
 
 def _time(event: Event) -> str:

@@ -101,6 +101,8 @@ class Batch:
     records: int = 0
     stop: bool = False  # a record written before the stop bound: nothing older is wanted
     damaged: list[str] = field(default_factory=list)
+    newest: tuple[int, int, int] | None = None  # the first record's number, generated, written
+    notes: list[str] = field(default_factory=list)  # a bookmark that could not be used
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class Decoder:
     query: Query
     wanted: RecordFilter
     stop_before: int | None = None  # TimeWritten (POSIX s) below which reading stops
+    after: int | None = None  # the record number at or below which reading stops (--new)
 
     def decode(self, buffer: bytes, collected_at: str) -> Batch:
         """Every record of ``buffer``, newest first as the server sent them (BACKWARDS reads)."""
@@ -124,6 +127,11 @@ class Decoder:
                 batch.damaged.append(f"damaged record at byte {offset} of a read buffer")
                 break
             batch.records += 1
+            if batch.newest is None:
+                batch.newest = (header[2], header[3], header[4])
+            if self.after is not None and header[2] <= self.after:
+                batch.stop = True
+                break
             if self.stop_before is not None and header[4] < self.stop_before:
                 batch.stop = True
                 break

@@ -47,11 +47,15 @@ class WinSource:
         try:
             await self._connect(session)
             wanted = reader.decoders(self.target, self.logs(query), query)
-            chunks = reader.chunks(session, wanted)
+            chunks = reader.chunks(session, wanted, status.resume)
             remaining = query.limit
             while (chunk := await run_in_thread(_next_chunk, chunks)) is not None:
                 if chunk.damaged:
                     status.warn(chunk.damaged[0], count=len(chunk.damaged))
+                for note in chunk.notes:
+                    status.warn(note, 0, partial=False)
+                for mark in chunk.marks:
+                    status.bookmark(mark)
                 events = chunk.events if remaining is None else chunk.events[:remaining]
                 if events:
                     yield events
