@@ -20,7 +20,7 @@ from eventsweep.runner import Request, plan_request
 from eventsweep.sinks import Output
 from eventsweep.sources import Settings
 from eventsweep.store import schema
-from eventsweep.store.reader import Reader, bookmarks
+from eventsweep.store.reader import Reader
 from eventsweep.store.writer import StoreWriter, query_dict
 from eventsweep.web.inventory import Inventories
 from eventsweep.web.live import LiveSweep, Sweeps
@@ -111,6 +111,10 @@ class Context:
         planned = await run_in_threadpool(plan_request, request)
         if not planned.sources:
             raise UsageError("no target to read (a directory or glob matched no file)")
+        if spec.new:  # resume each planned target after its bookmarks, as sweep --new does
+            from eventsweep.cli.storing import with_bookmarks
+
+            planned = await run_in_threadpool(with_bookmarks, planned, self.config.store)
         command = "sweep --new" if spec.new else "sweep"
         store = self.config.store
 
@@ -137,14 +141,12 @@ class Context:
             logs=[spec.logs] if spec.logs.strip() else [],
             grep=spec.grep if spec.grep else None,
         )
-        resume = bookmarks(self.config.store, targets) if spec.new else {}
         return Request(
             targets=tuple(targets),
             query=query,
             settings=self._settings(spec.password),
             concurrency=self.config.concurrency,
             timeout=self.config.timeout,
-            resume=resume,
         )
 
     def _settings(self, password: str) -> Settings:

@@ -315,13 +315,13 @@ def test_bad_sweeps_are_one_line_and_never_echo_the_password(
     secret = "Pa55-w0rd-never-shown"
     with fresh.client() as client:
         token = session(client)
-        for targets in (["foo://x"], [], ["/no/such/dir/*.evtx"]):
+        for targets, since in ((["foo://x"], "1h"), ([], "1h"), (["win://a@b"], "yesterday")):
             response = client.post("/sweeps/new", data={"targets": "\n".join(targets),
-                                   "password": secret, "csrf": token})  # fmt: skip
+                                   "since": since, "password": secret, "csrf": token})  # fmt: skip
             assert response.status_code == 400
             assert secret not in response.text and 'class="error"' in response.text
-            api = client.post("/api/sweeps", json={"targets": targets, "password": secret},
-                              headers={"x-csrf-token": token})  # fmt: skip
+            api = client.post("/api/sweeps", headers={"x-csrf-token": token},
+                              json={"targets": targets, "since": since, "password": secret})  # fmt: skip
             assert api.status_code == 400 and secret not in api.text
     assert secret not in caplog.text
 
