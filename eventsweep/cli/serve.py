@@ -97,7 +97,9 @@ def config_of(arguments: argparse.Namespace, token: str | None) -> Any:
     settings = flags.settings_of(arguments)
     win = settings.options.get("win")
     if isinstance(win, WinOptions):  # a server never prompts on its terminal
-        settings = replace(settings, options={**settings.options, "win": replace(win, interactive=False)})
+        settings = replace(
+            settings, options={**settings.options, "win": replace(win, interactive=False)}
+        )
     for directory in arguments.inventory_dir:
         if not os.path.isdir(directory):
             raise UsageError(f"--inventory-dir {directory}: not a directory")
@@ -129,11 +131,15 @@ def run_serve(arguments: argparse.Namespace) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(config.store)), exist_ok=True)
     app = create_app(config)
     host = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"eventsweep: serving http://{host}:{config.port}/ (store {config.store})", file=sys.stderr)
+    print(
+        f"eventsweep: serving http://{host}:{config.port}/ (store {config.store})", file=sys.stderr
+    )
     if generated:
         print(f"eventsweep: login token (shown only now): {token}", file=sys.stderr)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_level="warning", access_log=False
+        )
     )
     try:
         server.run()

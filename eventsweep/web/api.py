@@ -88,7 +88,9 @@ async def results(ctx: Context, search: Search) -> Results:
     def work(reader: Reader) -> Results:
         if search.group == "target":
             return Results(pinned, Page([], None), _groups(reader, pinned, now))
-        page = reader.events(where, newest_first=newest, size=search.size, after=search.after or None)
+        page = reader.events(
+            where, newest_first=newest, size=search.size, after=search.after or None
+        )
         return Results(pinned, page, [])
 
     try:
@@ -112,7 +114,9 @@ def _groups(reader: Reader, search: Search, now: datetime) -> list[tuple[str, in
     groups = []
     for target, count in found:
         one = replace(where, targets=(glob_escape(str(target)),))
-        groups.append((str(target), count, reader.events(one, newest_first=newest, size=GROUP_ROWS)))
+        groups.append(
+            (str(target), count, reader.events(one, newest_first=newest, size=GROUP_ROWS))
+        )
     return groups
 
 
@@ -162,7 +166,7 @@ def sweep_json(record: SweepRecord) -> dict[str, Any]:
     }
 
 
-# ---- routes ---------------------------------------------------------------------------------------
+# ---- routes ------------------------------------------------------------------------------------
 
 
 @router.get("/session")
@@ -222,7 +226,8 @@ async def facets_route(ctx: Ctx, search: Searched) -> dict[str, Any]:
 @router.get("/sweeps")
 async def sweeps(ctx: Ctx, before: int | None = None) -> dict[str, Any]:
     """Running sweeps started here, and past sweeps from the store (newest first)."""
-    past = await ctx.read(lambda reader: reader.sweeps(before=before), [])
+    none: list[SweepRecord] = []
+    past = await ctx.read(lambda reader: reader.sweeps(before=before), none)
     return {
         "running": [live.to_dict() for live in ctx.sweeps.running()],
         "sweeps": [sweep_json(record) for record in past],

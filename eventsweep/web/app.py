@@ -48,7 +48,5 @@ def create_app(config: WebConfig, keys: Keys | None = None) -> FastAPI:
     app.include_router(export.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(
-        Guard, keys=keys, hosts=config.host_names(), login_page=pages.login_page
-    )
+    app.add_middleware(Guard, keys=keys, hosts=config.host_names(), login_page=pages.login_page)
     return app

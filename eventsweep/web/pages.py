@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from eventsweep.errors import UsageError
 from eventsweep.model import LEVELS
+from eventsweep.store.reader import SweepRecord
 from eventsweep.web import api
 from eventsweep.web.api import Ctx, Searched
 from eventsweep.web.context import Context, SweepSpec
@@ -105,7 +106,8 @@ async def export_page(ctx: Ctx, search: Searched, format: str = "jsonl") -> Resp
 
 @router.get("/sweeps", response_class=HTMLResponse)
 async def sweeps_page(request: HttpRequest, ctx: Ctx, before: int | None = None) -> HTMLResponse:
-    past = await ctx.read(lambda reader: reader.sweeps(before=before), [])
+    none: list[SweepRecord] = []
+    past = await ctx.read(lambda reader: reader.sweeps(before=before), none)
     return render(request, "sweeps.html", running=ctx.sweeps.running(), past=past)
 
 
@@ -201,11 +203,11 @@ async def login(request: HttpRequest, ctx: Ctx, token: str = Form("")) -> Respon
     if ctx.keys.token is None:
         return RedirectResponse("/", status_code=303)
     if not ctx.keys.token_matches(token.strip()):
-        return HTMLResponse(login_page(request.state.csrf, "That is not this server's token."), status_code=401)
+        return HTMLResponse(
+            login_page(request.state.csrf, "That is not this server's token."), status_code=401
+        )
     response = RedirectResponse("/", status_code=303)
-    response.raw_headers.append(
-        (b"set-cookie", cookie_header(AUTH_COOKIE, ctx.keys.auth_cookie()))
-    )
+    response.raw_headers.append((b"set-cookie", cookie_header(AUTH_COOKIE, ctx.keys.auth_cookie())))
     return response
 
 

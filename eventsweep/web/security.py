@@ -161,7 +161,12 @@ class Guard:
         if refusal is not None:
             status, text = refusal
             if status == 401 and "text/html" in header(scope, b"accept"):
-                await _send(send_guarded, status, self.login_page(scope["state"]["csrf"]), b"text/html; charset=utf-8")
+                await _send(
+                    send_guarded,
+                    status,
+                    self.login_page(scope["state"]["csrf"]),
+                    b"text/html; charset=utf-8",
+                )
             else:
                 await _send(send_guarded, status, text.encode() + b"\n")
             return

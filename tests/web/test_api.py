@@ -32,9 +32,21 @@ def headers_ok(response: httpx.Response) -> None:
 
 def test_headers_on_every_response(served: Served) -> None:
     with served.client() as client:
-        for path in ("/", "/sweeps", "/sweeps/new", "/api", "/api/events", "/static/app.js",
-                     "/static/style.css", "/no-such-page", "/api/events/999999999",
-                     "/api/openapi.json", "/login", "/events/1", "/api/live/nope/stream"):
+        for path in (
+            "/",
+            "/sweeps",
+            "/sweeps/new",
+            "/api",
+            "/api/events",
+            "/static/app.js",
+            "/static/style.css",
+            "/no-such-page",
+            "/api/events/999999999",
+            "/api/openapi.json",
+            "/login",
+            "/events/1",
+            "/api/live/nope/stream",
+        ):
             response = client.get(path)
             headers_ok(response)
         headers_ok(client.post("/api/sweeps", json={}))  # refused (no CSRF token): headers too
@@ -78,6 +90,7 @@ def test_keyset_pages_cover_every_match_once_in_order(served: Served) -> None:
 
 def test_filters_as_the_command_line_has_them(served: Served) -> None:
     with served.client() as client:
+
         def get(**more: Any) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = client.get(
                 "/api/events", params={**WEEK, "size": 200, **more}
@@ -201,12 +214,20 @@ def test_state_changes_need_the_csrf_token_and_our_origin(served: Served, demo_d
         assert form.status_code == 403
         with served.client() as other:  # another session's token is no good here
             other_token = session(other)
-        assert client.post("/api/sweeps", json=body, headers={"x-csrf-token": other_token}).status_code == 403
-        ok = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token, "origin": served.url})
+        assert (
+            client.post("/api/sweeps", json=body, headers={"x-csrf-token": other_token}).status_code
+            == 403
+        )
+        ok = client.post(
+            "/api/sweeps", json=body, headers={"x-csrf-token": token, "origin": served.url}
+        )
         assert ok.status_code == 201, ok.text
         live = ok.json()["id"]
         assert client.post(f"/api/live/{live}/cancel").status_code == 403
-        assert client.post(f"/api/live/{live}/cancel", headers={"x-csrf-token": token}).status_code == 200
+        assert (
+            client.post(f"/api/live/{live}/cancel", headers={"x-csrf-token": token}).status_code
+            == 200
+        )
 
 
 def routes(found: list[Any]) -> list[tuple[str, set[str]]]:
@@ -246,15 +267,26 @@ def guarded(demo_store: Path) -> Any:
 
 def test_without_the_token_every_request_is_401_and_no_data(guarded: Served) -> None:
     with guarded.client() as client:
-        for path in ("/", "/api/events", "/api/events/1", "/api/sweeps", "/api/facets",
-                     "/api/openapi.json", "/export?format=jsonl", "/sweeps", "/api/session"):
+        for path in (
+            "/",
+            "/api/events",
+            "/api/events/1",
+            "/api/sweeps",
+            "/api/facets",
+            "/api/openapi.json",
+            "/export?format=jsonl",
+            "/sweeps",
+            "/api/session",
+        ):
             response = client.get(path, params=WEEK)
             assert response.status_code == 401, path
             assert b"DC01" not in response.content and b"csrf" not in response.content.lower()
             headers_ok(response)
         page = client.get("/", headers={"accept": "text/html"})
         assert page.status_code == 401 and 'action="/login"' in page.text
-        assert client.get("/api/events", headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            client.get("/api/events", headers={"authorization": "Bearer wrong"}).status_code == 401
+        )
 
 
 def test_login_sets_a_cookie_not_the_token(guarded: Served) -> None:
@@ -290,12 +322,15 @@ def wait_ended(client: httpx.Client, live: str, timeout: float = 60.0) -> dict[s
     raise AssertionError("the sweep did not end")
 
 
+def post_sweep(client: httpx.Client, token: str, **body: Any) -> httpx.Response:
+    return client.post("/api/sweeps", headers={"x-csrf-token": token}, json=body)
+
+
 def test_a_sweep_started_by_the_api_is_stored(fresh: Served, demo_dir: Path) -> None:
     with fresh.client() as client:
         assert client.get("/api/events").json()["events"] == []  # no store yet
         token = session(client)
-        started = client.post("/api/sweeps", headers={"x-csrf-token": token},
-                              json={"targets": [str(demo_dir / "DC01")], "since": SINCE})  # fmt: skip
+        started = post_sweep(client, token, targets=[str(demo_dir / "DC01")], since=SINCE)
         state = wait_ended(client, started.json()["id"])
         assert [t["state"] for t in state["targets"]] == ["ok"] * 3
         past = client.get("/api/sweeps").json()["sweeps"]
@@ -303,8 +338,7 @@ def test_a_sweep_started_by_the_api_is_stored(fresh: Served, demo_dir: Path) -> 
         assert [o["status"] for o in past[0]["outcomes"]] == ["ok"] * 3
         events = client.get("/api/events", params={"since": "", "sweep": state["store_id"]}).json()
         assert len(events["events"]) == 50 and events["next"]
-        again = client.post("/api/sweeps", headers={"x-csrf-token": token},
-                            json={"targets": [str(demo_dir / "DC01")], "since": SINCE, "new": True})  # fmt: skip
+        again = post_sweep(client, token, targets=[str(demo_dir / "DC01")], since=SINCE, new=True)
         state = wait_ended(client, again.json()["id"])
         assert state["events"] == 0  # --new: nothing arrived since
 
@@ -320,13 +354,14 @@ def test_bad_sweeps_are_one_line_and_never_echo_the_password(
                                    "since": since, "password": secret, "csrf": token})  # fmt: skip
             assert response.status_code == 400
             assert secret not in response.text and 'class="error"' in response.text
-            api = client.post("/api/sweeps", headers={"x-csrf-token": token},
-                              json={"targets": targets, "since": since, "password": secret})  # fmt: skip
+            api = post_sweep(client, token, targets=targets, since=since, password=secret)
             assert api.status_code == 400 and secret not in api.text
     assert secret not in caplog.text
 
 
-def test_inventories_only_from_their_directories(fresh: Served, demo_dir: Path, tmp_path: Path) -> None:
+def test_inventories_only_from_their_directories(
+    fresh: Served, demo_dir: Path, tmp_path: Path
+) -> None:
     inventories = Path(fresh.config.inventory_dirs[0])
     (inventories / "dc.txt").write_text(f"# the domain controller\n{demo_dir / 'DC01'}\n")
     outside = tmp_path / "outside.txt"
@@ -336,7 +371,13 @@ def test_inventories_only_from_their_directories(fresh: Served, demo_dir: Path, 
         token = session(client)
         listed = client.get("/api/inventories").json()
         assert {"name": "0:dc.txt", "label": "inventories/dc.txt"} in listed
-        for name in (str(outside), "0:../outside.txt", "0:link.txt", "../outside.txt", "/etc/passwd"):
+        for name in (
+            str(outside),
+            "0:../outside.txt",
+            "0:link.txt",
+            "../outside.txt",
+            "/etc/passwd",
+        ):
             refused = client.post("/api/sweeps", json={"inventories": [name]},
                                   headers={"x-csrf-token": token})  # fmt: skip
             assert refused.status_code == 400 and "inventory" in refused.json()["detail"], name
