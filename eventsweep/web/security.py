@@ -15,7 +15,8 @@ One ASGI middleware (:class:`Guard`) sees every request before any route does:
   (``<meta name="csrf-token">`` and each form's hidden ``csrf`` field). A request that
   changes state (any method but GET/HEAD/OPTIONS) must carry it (``X-CSRF-Token`` header or
   ``csrf`` form field; checked by :func:`require_csrf`, a dependency of the whole app) and,
-  when the browser sends an ``Origin``, come from this server's own origin.
+  come from this server's own origin as far as the browser tells (:func:`same_origin`:
+  ``Sec-Fetch-Site`` and ``Origin``).
 - **Headers** on every response, errors included: :data:`HEADERS`.
 """
 
@@ -213,13 +214,30 @@ def own_origins(request: Request) -> set[str]:
     return {f"http://{host}", f"https://{host}"}
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a request comes from this server's own pages, as far as the browser tells.
+
+    ``Sec-Fetch-Site`` (sent by every current browser) must say ``same-origin``; an ``Origin``
+    must be ours. Under ``Referrer-Policy: no-referrer`` a browser sends ``Origin: null`` for
+    a form post, so ``null`` is accepted only beside ``Sec-Fetch-Site: same-origin``. A client
+    that sends neither (a script) is judged by the CSRF token alone."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin == "null":
+        return site == "same-origin"
+    return origin in own_origins(request)
+
+
 async def require_csrf(request: Request) -> None:
     """Refuse a state-changing request without this session's CSRF token, or from another
     origin (a dependency of every route)."""
     if request.method in SAFE_METHODS:
         return
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in own_origins(request):
+    if not same_origin(request):
         raise HTTPException(403, "cross-origin request refused")
     given = request.headers.get(CSRF_HEADER, "")
     if not given and "form" in request.headers.get("content-type", ""):

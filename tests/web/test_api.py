@@ -210,6 +210,16 @@ def test_state_changes_need_the_csrf_token_and_our_origin(served: Served, demo_d
             headers={"x-csrf-token": token, "origin": "http://evil.example"},
         )  # fmt: skip
         assert foreign.status_code == 403
+        for fetched in (
+            {"sec-fetch-site": "cross-site"},
+            {"sec-fetch-site": "same-site"},
+            {"origin": "null"},
+            {"origin": "null", "sec-fetch-site": "cross-site"},
+        ):
+            refused = client.post(
+                "/api/sweeps", json=body, headers={"x-csrf-token": token, **fetched}
+            )
+            assert refused.status_code == 403, fetched
         form = client.post("/sweeps/new", data={"targets": body["targets"][0]})
         assert form.status_code == 403
         with served.client() as other:  # another session's token is no good here
