@@ -290,11 +290,13 @@ async def live(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
 
 
 @router.get("/live/{sweep_id}/stream")
-async def stream(ctx: Ctx, sweep_id: str, request: HttpRequest) -> EventSourceResponse:
+async def stream(
+    ctx: Ctx, sweep_id: str, request: HttpRequest, seen: int = 0
+) -> EventSourceResponse:
     """Server-sent events: ``state`` (as /api/live/{id}) on each change, ``events`` (the newest
-    arrivals), ``end``."""
+    arrivals after event number ``seen``, which a page rendered with), ``end``."""
     found = live_of(ctx, sweep_id)
-    return EventSourceResponse(watch(found, request.is_disconnected), ping=15)
+    return EventSourceResponse(watch(found, request.is_disconnected, seen), ping=15)
 
 
 @router.post("/live/{sweep_id}/cancel")

@@ -123,6 +123,11 @@ class LiveSweep:
             "targets": [state.to_dict() for state in self.targets],
         }
 
+    @property
+    def newest(self) -> int:
+        """The number of the newest event kept (0: none yet)."""
+        return self.recent[-1][0] if self.recent else 0
+
     def events_after(self, seen: int) -> list[tuple[int, dict[str, Any]]]:
         return [(number, event) for number, event in self.recent if number > seen]
 
@@ -241,10 +246,11 @@ class Sweeps:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), grace)
 
 
-async def watch(live: LiveSweep, gone: Callable[[], Any]) -> Any:
+async def watch(live: LiveSweep, gone: Callable[[], Any], shown: int = 0) -> Any:
     """The server-sent events of one watcher: ``state`` (the snapshot) on every change,
-    ``events`` (the newest arrivals, oldest first) and ``end`` once the sweep ended."""
-    seen, shown = -1, 0
+    ``events`` (the arrivals after number ``shown``, oldest first) and ``end`` once the sweep
+    ended."""
+    seen = -1
     while True:
         if await gone():
             return

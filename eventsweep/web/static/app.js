@@ -131,7 +131,8 @@
       });
     }
     if (section.dataset.running !== "yes" || !window.EventSource) return;
-    var source = new EventSource("/api/live/" + encodeURIComponent(id) + "/stream");
+    var seen = parseInt(section.dataset.seen || "0", 10) || 0;  // events the page came with
+    var source = new EventSource("/api/live/" + encodeURIComponent(id) + "/stream?seen=" + seen);
     source.addEventListener("state", function (m) { showState(JSON.parse(m.data)); });
     source.addEventListener("events", function (m) { showEvents(JSON.parse(m.data)); });
     source.addEventListener("end", function (m) { showState(JSON.parse(m.data)); source.close(); });
