@@ -94,7 +94,8 @@ def assert_inert(watched: Watched, served: Served) -> None:
               bad.push(node.tagName + ' ' + attr.name + '=' + attr.value);
           }
         }
-        const foreign = 'script:not([src]), img, iframe, link[href*="evil"], meta[http-equiv], style';
+        const foreign = 'script:not([src]), img, iframe, link[href*="evil"], meta[http-equiv], '
+          + 'style';
         for (const node of document.querySelectorAll(foreign))
           bad.push(node.outerHTML.slice(0, 80));
         return bad;
