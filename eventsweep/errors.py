@@ -9,20 +9,31 @@
         └── ReadError       failure while reading (server gone mid-read, broken pipe…)
 
 A TargetError's message is one line naming the stage; the original exception stays chained
-(``raise ConnectError(...) from exc``) for ``--debug``.
+(``raise ConnectError(...) from exc``) for ``--debug``. The text of every EventsweepError is
+defused (:func:`eventsweep.text.defuse`): it often quotes what a target sent or a file is
+named, and it is printed.
 """
 
 from __future__ import annotations
 
+from eventsweep.text import defuse
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text, or its class name when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+
+def first_line(text: BaseException | str, limit: int = 300) -> str:
+    """The first non-blank line of a text or an exception's text (stripped, at most ``limit``
+    characters); for an exception with no text, its class name; for a blank text, ``""``."""
+    value = str(text)
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    if lines:
+        return lines[0][:limit]
+    return type(text).__name__ if isinstance(text, BaseException) else ""
 
 
 class EventsweepError(Exception):
     """Base of every error eventsweep raises on purpose."""
+
+    def __str__(self) -> str:
+        return defuse(super().__str__())
 
 
 class UsageError(EventsweepError):

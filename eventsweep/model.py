@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from eventsweep.text import defuse
+
 LEVELS = (
     "critical",
     "error",
@@ -34,7 +36,9 @@ def iso(moment: datetime) -> str:
     """The fixed-width UTC text of a datetime (naive values are taken as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: "%Y" drops the leading zeros of years before 1000 on glibc,
+    # which would break the fixed width (and so the order) of the text
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def iso_from_epoch(seconds: float) -> str:
@@ -302,14 +306,16 @@ class Outcome:
         }
 
     def line(self) -> str:
-        """The one human line printed on stderr at the end of a sweep."""
-        text = f"{self.status:<7} {self.target}  events={self.events} {self.elapsed:.2f}s"
+        """The one human line printed on stderr at the end of a sweep: the target, error and
+        note (text from the target) defused, so that no name can forge a line or drive the
+        terminal."""
+        text = f"{self.status:<7} {defuse(self.target)}  events={self.events} {self.elapsed:.2f}s"
         if self.warnings:
             text += f" warnings={self.warnings}"
         if self.error:
-            text += f"  {self.error}"
+            text += f"  {defuse(self.error)}"
         elif self.notes:  # what the warnings were, or a hint (the rest: --outcomes)
-            text += f"  {self.notes[0]}" + (
+            text += f"  {defuse(self.notes[0])}" + (
                 f" (+{len(self.notes) - 1} more)" if len(self.notes) > 1 else ""
             )
         return text

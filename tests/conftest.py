@@ -1,4 +1,12 @@
-"""Shared settings for the tests: where the shared .evtx corpus lives (tests/testbed/corpus.py)."""
+"""Shared settings for the tests: where the shared .evtx corpus lives (tests/testbed/corpus.py),
+and which tests need a real server.
+
+The ``servers`` marker (registered in pyproject.toml) goes on every test that starts Samba or
+sshd or makes journal files with systemd-journal-remote: whole modules say so themselves
+(``pytestmark``: test_winrpc_samba, test_ssh_source); the README's commands that need one mark
+themselves (test_readme: their servers start on first use); elsewhere a test is marked when it
+uses one of the fixtures in :data:`SERVER_FIXTURES`. ``pytest -m "not servers"`` runs the rest.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,20 @@ from pathlib import Path
 import pytest
 
 from tests.testbed.corpus import CORPUS
+
+SERVER_FIXTURES = frozenset(
+    (
+        "fleet",  # sshd (tests/testbed/sshd.py)
+        "servers",  # Samba (tests/testbed/samba.py)
+        "journal_dir",  # systemd-journal-remote (tests/testbed/journals.py)
+    )
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ AUDIT = {"audit_success": 0x8020000000000000, "audit_failure": 0x801000000000000
 def rust(path: Path) -> list[dict[str, Any]]:
     """Every record as the `evtx` package reads it (checksums validated, errors raised)."""
     parser = PyEvtxParser(str(path), validate_checksums=True)
-    return [_from_json(record) for record in parser.records_json()]
+    return [_from_json(record) for record in parser.records_json() if record is not None]
 
 
 def _from_json(record: dict[str, Any]) -> dict[str, Any]:

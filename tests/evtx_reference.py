@@ -92,4 +92,5 @@ def read(path: Path) -> list[Reference]:
     """Every record of the file, as a full parse gives them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [_one(r) for r in PyEvtxParser(str(path), skip_errors=True).records_json()]
+        records = PyEvtxParser(str(path), skip_errors=True).records_json()
+        return [_one(r) for r in records if r is not None]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from eventsweep.demo import generate, iso_us, servers
+from eventsweep.demo import generate, servers
 from eventsweep.model import Event
+from eventsweep.model import iso_from_epoch_us as iso_us
 from eventsweep.query import build_query
 from tests import evtx_readback as rb
 from tests.testbed import run

@@ -7,7 +7,7 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from evtx import PyEvtxParser
@@ -50,7 +50,9 @@ def test_random_windows_equal_an_independent_reading(path: Path) -> None:
         events, outcomes = sweep([str(path)], since=since, until=until)
         assert outcomes[0].status in ("ok", "partial")
         assert sorted(_key(e) for e in events) == expected, (since, until)
-        names = {(r.record_id, r.time): r.names for r in reference}
+        names: dict[tuple[int | None, str], tuple[str, ...]] = {
+            (r.record_id, r.time): r.names for r in reference
+        }
         for event in events:
             assert (
                 set(names[event.record_id, event.time]) == set(event.data)
@@ -90,7 +92,7 @@ def test_full_sweep_of_corpus_matches_record_counts(corpus: Path) -> None:
 def test_newest_first_and_limit(corpus: Path) -> None:
     path = corpus / SECURITY
     events, _ = sweep([str(path)])
-    ids = [e.record_id for e in events]
+    ids = [cast(int, e.record_id) for e in events]  # every .evtx record has an id
     assert ids == sorted(ids, reverse=True)
     limited, outcomes = sweep([str(path)], limit=5)
     assert [e.record_id for e in limited] == ids[:5] and outcomes[0].events == 5
@@ -202,6 +204,7 @@ def _written(path: Path) -> dict[int, str]:
             :19
         ]
         for record in PyEvtxParser(str(path), skip_errors=True).records_json()
+        if record is not None
     }
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from eventsweep.model import LEVELS, Event
-from eventsweep.sinks.evtx import CHUNK_SIZE, HEADER_SIZE, EvtxWriter
+from eventsweep.sinks.evtx import EvtxWriter
+from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE
 from tests import evtx_readback as rb
 
 
@@ -279,7 +280,10 @@ def test_the_cli_sink_writes_oldest_first_to_an_open_stream(tmp_path: Path) -> N
     path = tmp_path / "sink.evtx"
     newest_first = sorted(many(300), key=lambda item: item.record_id or 0, reverse=True)
     newest_first = [
-        event(record_id=item.record_id, time=f"2024-03-01T10:00:{item.record_id % 60:02}.{n:06}Z")
+        event(
+            record_id=item.record_id,
+            time=f"2024-03-01T10:00:{(item.record_id or 0) % 60:02}.{n:06}Z",
+        )
         for n, item in enumerate(newest_first)
     ]
     with open(path, "wb") as stream:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from eventsweep.model import LEVELS, Event
 from eventsweep.sinks.evtx import EvtxWriter
-from eventsweep.sources.evtx_worker import render
+from eventsweep.sources.evtx_layout import render
 from tests import evtx_readback as rb
 
 ODD = st.sampled_from(["", "#text", "#attributes", "\x00", "\ud800", "\uffff", "a b", '"<&>', "_"])

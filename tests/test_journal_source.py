@@ -106,6 +106,17 @@ def test_levels_sources_grep_and_limit(journal_dir: Path) -> None:
     assert (events, outcomes[0].status) == ([], "ok")
 
 
+def test_huge_limits_and_early_times_run(journal_dir: Path) -> None:
+    target = f"journal:{journal_dir}"
+    everything = messages(read(target, build_query(since=None))[0])
+    events, outcomes = read(target, build_query(since=None, limit=10**30))
+    assert messages(events) == everything and outcomes[0].status == "ok"
+    events, outcomes = read(
+        target, build_query(since="0999-01-01T00:00Z", until="1969-12-31T00:00Z")
+    )
+    assert events == [] and outcomes[0].status == "ok"
+
+
 def test_failures_are_one_clear_line(tmp_path: Path) -> None:
     missing = read(f"journal:{tmp_path / 'absent'}", Query())[1][0]
     assert missing.status == "error"

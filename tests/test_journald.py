@@ -94,6 +94,17 @@ def test_limit_is_pushed_only_when_every_filter_is_exact() -> None:
     assert argv is not None and not any(a.startswith("--lines") for a in argv)
 
 
+def test_a_limit_journalctl_cannot_take_is_left_to_the_query() -> None:
+    assert _argv(Query(limit=2**31 - 1))[-1] == f"--lines={2**31 - 1}"
+    assert not any(a.startswith("--lines") for a in _argv(Query(limit=10**30)))
+
+
+def test_times_before_1970_are_the_epoch_for_journalctl() -> None:
+    argv = _argv(Query(since="0999-01-01T00:00:00.000000Z", until="1969-12-31T23:59:59.000000Z"))
+    assert "--since=1970-01-01 00:00:00.000000 UTC" in argv
+    assert "--until=1970-01-01 00:00:00.000000 UTC" in argv
+
+
 def test_nothing_to_run_when_no_entry_can_match() -> None:
     assert build_argv(Query(event_ids=((4624, 4624),)), Journalctl()) is None
     assert build_argv(Query(logs=("Security",)), Journalctl()) is None

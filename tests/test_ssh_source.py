@@ -19,6 +19,8 @@ from tests.testbed import run, sshd
 from tests.testbed.journals import Entry, make_journal
 from tests.testbed.net import free_port, silent_listener
 
+pytestmark = pytest.mark.servers  # every test here starts or needs a real server
+
 T0 = 1_700_000_000_000_000
 WEB = "127.0.0.2"  # a journal of its own
 DB = "127.0.0.3"  # another journal

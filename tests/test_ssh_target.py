@@ -125,3 +125,22 @@ def test_asyncssh_is_imported_without_compiling_or_x509() -> None:
         [sys.executable, "-c", LEAN], capture_output=True, text=True, check=True, env=env
     )
     assert result.stdout.split() == ["[]", "True", "False", "False", "True"]
+
+
+IMPORTS = """
+import sys
+import eventsweep.sources.ssh
+import eventsweep.sources.journald.command, eventsweep.sources.journald.mapping
+print("asyncssh" in sys.modules, "eventsweep.sources.ssh_session" in sys.modules)
+"""
+
+
+def test_the_ssh_source_loads_without_asyncssh_and_without_a_cycle() -> None:
+    """ssh.py (the path before the TCP connect) and the pure journal modules load no asyncssh;
+    ssh_session shares ssh_remote with ssh.py and imports nothing from it."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
+    session = Path(__file__).resolve().parents[1] / "eventsweep/sources/ssh_session.py"
+    assert "eventsweep.sources.ssh import" not in session.read_text()

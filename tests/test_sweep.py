@@ -6,7 +6,7 @@ import asyncio
 import io
 import pickle
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 
 import orjson
@@ -45,7 +45,9 @@ class Fake:
     hang: bool = False
     warnings: int = 0
 
-    async def events(self, query: Query, status: TargetStatus) -> AsyncIterator[Event]:
+    async def events(
+        self, query: Query, status: TargetStatus
+    ) -> AsyncGenerator[Event | list[Event], None]:
         if self.warnings:
             status.warn("damaged chunk", self.warnings)
         for record, second in enumerate(self.seconds):
@@ -111,7 +113,7 @@ def test_group_target_keeps_given_order_even_when_later_targets_finish_first() -
 
 def test_limit_is_per_target() -> None:
     sources = [Fake("a", tuple(range(100, 0, -1))), Fake("b", (5, 4, 3))]
-    events, outcomes = asyncio.run(collect(sources, Query(limit=2)))  # type: ignore[arg-type]
+    events, outcomes = asyncio.run(collect(sources, Query(limit=2)))
     assert [(e.target, e.record_id) for e in events] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     assert all(o.status == "ok" for o in outcomes)
 
@@ -247,7 +249,7 @@ def test_jsonl_sink_writes_bytes_under_a_text_stream_in_order() -> None:
     sink.close()
     first, *lines = raw.getvalue().split(b"\n")[:-1]
     assert first == b"before"
-    assert lines[0] + b"\n" == event.line  # type: ignore[attr-defined]
+    assert lines[0] + b"\n" == event.line
     assert [orjson.loads(line)["record_id"] for line in lines] == [1, 2]
     assert orjson.loads(lines[0])["message"] == "é ✓ \x00"
 

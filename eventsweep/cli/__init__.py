@@ -2,6 +2,8 @@
 
     flags     the flag groups the commands share (targets, query, output, connections)
     sweep     eventsweep sweep (and storing: the store beside the printed output, --new)
+    hunt      eventsweep hunt, eventsweep rules check
+    follow    eventsweep follow: --new sweeps again and again, like tail -f
     query     eventsweep query: the store's events
     sweeps    eventsweep sweeps: the sweeps kept
     prune     eventsweep prune: retention
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from eventsweep.errors import EventsweepError, UsageError, first_line
+from eventsweep.text import DefusedFormatter, defuse
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 
@@ -37,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, prune, query, serve, sweep, sweeps
+    from eventsweep.cli import demo, follow, hunt, prune, query, serve, sweep, sweeps
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -45,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sweep.add_parser(commands)
+    hunt.add_parsers(commands)
+    follow.add_parser(commands)
     query.add_parser(commands)
     sweeps.add_parser(commands)
     prune.add_parser(commands)
@@ -56,11 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(DefusedFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     for stream in (sys.stdout, sys.stderr):  # a terminal that can't show a character
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -78,13 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EventsweepError, OSError) as exc:
         if debug:
             raise
-        print(f"eventsweep: {exc}", file=sys.stderr)
+        print(f"eventsweep: {defuse(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
         if debug:
             raise
         print(
-            f"eventsweep: internal error: {type(exc).__name__}: {first_line(exc)};"
+            f"eventsweep: internal error: {type(exc).__name__}: {defuse(first_line(exc))};"
             " run with --debug for the traceback",
             file=sys.stderr,
         )

@@ -6,7 +6,7 @@ import argparse
 import importlib
 from typing import Any
 
-from eventsweep.errors import UsageError
+from eventsweep.query import parse_size
 
 
 def add_parser(commands: Any) -> None:
@@ -19,18 +19,8 @@ def add_parser(commands: Any) -> None:
 
 def run_demo(arguments: argparse.Namespace) -> int:
     demo = importlib.import_module("eventsweep.demo")
-    written = demo.generate(arguments.directory, seed=arguments.seed, size=_size(arguments.size))
+    size = parse_size("--size", arguments.size)
+    written = demo.generate(arguments.directory, seed=arguments.seed, size=size)
     for path in written:
         print(path)
     return 0
-
-
-def _size(text: str | None) -> int | None:
-    if text is None:
-        return None
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    number, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in units else (text, "")
-    try:
-        return int(float(number) * units.get(unit, 1))
-    except ValueError:
-        raise UsageError(f"--size: {text!r} is not a size like 200M or 1G") from None

@@ -7,35 +7,14 @@ flags of that group into the library's values (a Query, Settings, output options
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable
+from functools import partial
 
 from eventsweep.model import Query
-from eventsweep.query import build_query
+from eventsweep.query import build_query, parse_count, parse_seconds
 from eventsweep.sinks import FORMATS
 from eventsweep.sources import Settings
 from eventsweep.sweep import GROUPS
-
-
-def positive(kind: Callable[[str], float], what: str) -> Callable[[str], float]:
-    """An argparse type: a finite number above zero (``nan``, ``inf``, 0 and below refused)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    parse.__name__ = what
-    return parse
-
-
-SECONDS = positive(float, "a number of seconds above 0")
-COUNT = positive(int, "a whole number above 0")
 
 
 def add_targets(parser: argparse.ArgumentParser) -> None:
@@ -125,14 +104,24 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 def add_connections(parser: argparse.ArgumentParser) -> None:
     engine = parser.add_argument_group("connections")
     add = engine.add_argument
-    add("--concurrency", type=COUNT, default=64, help="targets read at once (default 64)")
+    add(
+        "--concurrency",
+        type=partial(parse_count, "--concurrency"),
+        default=64,
+        help="targets read at once (default 64)",
+    )
     add(
         "--timeout",
-        type=SECONDS,
+        type=partial(parse_seconds, "--timeout"),
         default=60.0,
         help="seconds a target may take in all (default 60)",
     )
-    add("--connect-timeout", type=SECONDS, default=10.0, help="seconds to connect (default 10)")
+    add(
+        "--connect-timeout",
+        type=partial(parse_seconds, "--connect-timeout"),
+        default=10.0,
+        help="seconds to connect (default 10)",
+    )
     add(
         "--accept-unknown-hosts",
         action="store_true",

@@ -16,6 +16,7 @@ import orjson
 from eventsweep import concurrency
 from eventsweep.cli import flags
 from eventsweep.errors import UsageError
+from eventsweep.inventory import read_inventory
 from eventsweep.model import Outcome
 from eventsweep.runner import OutputError, Planned, Request, plan_request, run
 from eventsweep.sinks import BINARY, Output, SinkOptions, open_output
@@ -51,14 +52,7 @@ def read_targets(arguments: argparse.Namespace) -> list[str]:
     """Positional targets, then each -i file's lines (comments and blank lines skipped)."""
     targets = list(arguments.targets)
     for name in arguments.input:
-        try:
-            with open(name, encoding="utf-8") as file:
-                lines = file.read().splitlines()
-        except OSError as exc:
-            raise UsageError(f"-i {name}: cannot read ({exc.strerror or exc})") from exc
-        targets.extend(
-            line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
-        )
+        targets.extend(read_inventory(name))
     if not targets:
         raise UsageError(
             "no target given (name files, hosts or -i FILE; see eventsweep sweep --help)"

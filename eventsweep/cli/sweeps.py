@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from typing import Any
 
 import orjson
 
 from eventsweep.cli import flags
 from eventsweep.errors import UsageError
+from eventsweep.query import parse_count
 
 
 def add_parser(commands: Any) -> None:
@@ -20,8 +22,12 @@ def add_parser(commands: Any) -> None:
         " ok/failed, events read and stored, query. With --sweep ID: that sweep's outcomes.",
     )
     parser.add_argument("--sweep", metavar="ID", help="one sweep (its number or id) in full")
-    parser.add_argument("--last", type=flags.COUNT, default=20, metavar="N", help="default 20")
-    parser.add_argument("--format", choices=("table", "jsonl"), default="table")
+    parser.add_argument(
+        "--last", type=partial(parse_count, "--last"), default=20, metavar="N", help="default 20"
+    )
+    parser.add_argument(
+        "--format", choices=("table", "jsonl"), default="table", help="default: table"
+    )
     flags.add_store(parser, optional=False)
     parser.set_defaults(run=run_sweeps)
 

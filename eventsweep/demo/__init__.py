@@ -20,6 +20,7 @@ from pathlib import Path
 from random import Random
 
 from eventsweep.demo.catalog import LOGS, MIXES, ROLES, Draft, Host, Mix
+from eventsweep.errors import UsageError
 from eventsweep.model import Event, parse_iso
 from eventsweep.model import iso_from_epoch_us as iso_us
 from eventsweep.sinks.evtx import EvtxWriter
@@ -38,7 +39,12 @@ def generate(
     size: int | None = None,
     end: str | datetime | None = None,
 ) -> list[Path]:
-    """Write the demo set; return the files written, in order."""
+    """Write the demo set; return the files written, in order. UsageError for an empty
+    directory name or a size that is not above 0."""
+    if not os.fspath(directory):
+        raise UsageError("demo-data: the directory name is empty")
+    if size is not None and size <= 0:
+        raise UsageError(f"--size: {size} is not a size above 0")
     end_us = _micros(end)
     span_us = days * DAY_US
     written = []

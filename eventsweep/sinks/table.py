@@ -1,12 +1,12 @@
 """The terminal table: the classic recipe's columns, one line per event, streamed.
 
 Event text is attacker-controlled: it is shown as plain text (rich markup off, control
-characters and escape sequences replaced), never interpreted by the terminal.
+characters and escape sequences replaced by :func:`eventsweep.text.defuse`), never interpreted
+by the terminal.
 """
 
 from __future__ import annotations
 
-import re
 from typing import IO, Any
 
 from rich.console import Console
@@ -14,8 +14,8 @@ from rich.text import Text
 
 from eventsweep.model import Event
 from eventsweep.sinks import SinkOptions
+from eventsweep.text import defuse
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _STYLES = {
     "critical": "bold red",
     "error": "red",
@@ -35,12 +35,6 @@ COLUMNS = (
     ("id", 6, True),
     ("level", 13, False),
 )
-
-
-def plain(text: object, limit: int | None = None) -> str:
-    """Printable one-line text: every control or direction character becomes a space or '?'."""
-    value = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "?", str(text))
-    return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _cell(text: str, width: int, right: bool) -> str:
@@ -69,7 +63,7 @@ class TableSink:
     def write(self, event: Event) -> None:
         if self._by_target and event.target != self._target:
             self._target = event.target
-            self._console.print(Text(f"== {plain(event.target)}", style="bold cyan"))
+            self._console.print(Text(f"== {defuse(event.target)}", style="bold cyan"))
         self._console.print(self._line(event))
 
     def _line(self, event: Event) -> Text:
@@ -83,12 +77,12 @@ class TableSink:
         )
         line = Text()
         if not self._by_target:
-            line.append(_cell(plain(event.target), TARGET_WIDTH, False) + "  ", style="cyan")
+            line.append(_cell(defuse(event.target), TARGET_WIDTH, False) + "  ", style="cyan")
         for value, (_, width, right) in zip(cells, COLUMNS[:-1], strict=True):
-            line.append(_cell(plain(value), width, right) + "  ")
+            line.append(_cell(defuse(value), width, right) + "  ")
         _, width, right = COLUMNS[-1]  # the level, in its colour
         line.append(_cell(event.level, width, right), style=_STYLES.get(event.level, ""))
-        line.append("  " + plain(event.message, 400))
+        line.append("  " + defuse(event.message, 400))
         return line
 
     def close(self) -> None:

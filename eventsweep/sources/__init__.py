@@ -78,8 +78,29 @@ def schemes() -> list[str]:
     return sorted(_REGISTRY)
 
 
+# ``scheme://user:secret@…``: a user (no ``:@/?#[]``), a colon, then anything up to the LAST
+# ``@`` (a secret may hold ``@``, ``/`` or ``?``)
+_SECRET = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#\[\]]*):.*@", re.DOTALL)
+
+
+def redacted(text: str) -> str:
+    """A target text safe to echo: a password in it (``user:secret@host``) as ``***``."""
+    return _SECRET.sub(r"\1:***@", text)
+
+
+def refuse_secret(text: str) -> None:
+    """UsageError (echoing the target without it) when a target text holds a password:
+    secrets never go on a command line or into an inventory, and never into an outcome."""
+    if _SECRET.match(text):
+        raise UsageError(
+            f"target {redacted(text)!r} holds a password: remove it (ssh://: use a key or the "
+            "agent; win://: EVENTSWEEP_PASSWORD or a credentials file)"
+        )
+
+
 def scheme_of(text: str) -> str:
     """The scheme a target text names; plain paths and globs belong to the .evtx source."""
+    refuse_secret(text)
     match = _SCHEME.match(text)
     if match is None:
         return PATH_SCHEME
@@ -88,7 +109,7 @@ def scheme_of(text: str) -> str:
         return scheme
     if match.group(2):
         known = ", ".join(f"{name}:" for name in schemes())
-        raise UsageError(f"target {text!r}: unknown scheme {scheme!r} (known: {known})")
+        raise UsageError(f"target {redacted(text)!r}: unknown scheme {scheme!r} (known: {known})")
     return PATH_SCHEME
 
 

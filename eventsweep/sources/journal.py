@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from eventsweep.errors import OpenError
 from eventsweep.model import Event, Query, TargetStatus
 from eventsweep.sources import Source
-from eventsweep.sources.journald import Journalctl, drain_into, journal_events
+from eventsweep.sources.journald.command import Journalctl
+from eventsweep.sources.journald.stream import drain_into, journal_events
 
 SCHEME = "journal:"
 

@@ -45,34 +45,19 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import parse_qsl, unquote
 
-from eventsweep.errors import ConnectError, UsageError
+from eventsweep.errors import UsageError
 from eventsweep.model import Event, Query, TargetStatus
-from eventsweep.sources import Source
-from eventsweep.sources.journald import Journalctl, can_match, journal_events
+from eventsweep.sources import Source, refuse_secret
+from eventsweep.sources.hosts import host_port
+from eventsweep.sources.journald.command import Journalctl, can_match
+from eventsweep.sources.journald.stream import journal_events
+from eventsweep.sources.ssh_remote import DEFAULT_PORT, socket_error
+from eventsweep.sources.ssh_remote import Remote as Remote  # re-exported: the target's parts
+from eventsweep.sources.ssh_remote import SshOptions as SshOptions  # and the source's options
 
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off", ""))
-DEFAULT_PORT = 22
-
-
-@dataclass(frozen=True, slots=True)
-class SshOptions:
-    """The ssh:// source's own settings (from the command line's connection flags)."""
-
-    connect_timeout: float = 10.0
-    accept_unknown_hosts: bool = False
-    known_hosts: str | None = None
-    ssh_config: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Remote:
-    """Where to connect; None leaves the choice to ~/.ssh/config, then OpenSSH's defaults."""
-
-    host: str
-    port: int | None = None
-    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +110,7 @@ def plan(text: str, options: SshOptions | None) -> Sequence[Source]:
 
 def parse_target(text: str) -> tuple[Remote, Journalctl]:
     """``ssh://[user@]host[:port][?options]`` as where to connect and how to run journalctl."""
+    refuse_secret(text)
     scheme, _, rest = text.partition("://")
     if scheme.lower() != "ssh" or not rest:
         raise UsageError(f"target {text!r}: expected ssh://[user@]host[:port][?options]")
@@ -136,23 +122,8 @@ def parse_target(text: str) -> tuple[Remote, Journalctl]:
 
 def _remote(text: str, location: str) -> Remote:
     user, at, hostport = location.rpartition("@")
-    host, port = _host_port(text, hostport)
-    if not host:
-        raise UsageError(f"target {text!r}: no host name")
+    host, port = host_port(text, hostport)
     return Remote(host=host, port=port, user=unquote(user) if at else None)
-
-
-def _host_port(text: str, hostport: str) -> tuple[str, int | None]:
-    if hostport.startswith("["):  # [IPv6]:port
-        host, _, after = hostport[1:].partition("]")
-        port_text = after.removeprefix(":")
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not port_text:
-        return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"target {text!r}: port {port_text!r} is not a number from 1 to 65535")
-    return host, int(port_text)
 
 
 def _journalctl(text: str, options: str) -> Journalctl:
@@ -223,17 +194,6 @@ async def _tcp(host: str, port: int) -> socket.socket:
             raise
         return sock
     raise error
-
-
-def socket_error(exc: OSError, remote: Remote, settings: SshOptions) -> ConnectError:
-    """The one-line error a failed TCP connect stands for."""
-    if isinstance(exc, TimeoutError):
-        return ConnectError(f"no SSH answer within {settings.connect_timeout:g}s (connect timeout)")
-    if isinstance(exc, ConnectionRefusedError):
-        return ConnectError("connection refused")
-    if isinstance(exc, socket.gaierror):
-        return ConnectError(f"host name not found: {remote.host}")
-    return ConnectError(exc.strerror or str(exc) or type(exc).__name__)
 
 
 # Keywords that change where or how a host is reached; Match and Include make a config

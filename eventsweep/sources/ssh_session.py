@@ -3,7 +3,8 @@ the remote journalctl process.
 
 Imported by :class:`~eventsweep.sources.ssh.SshSource` only once its TCP connection is on its
 way (asyncssh takes longer to import than a connect takes), through
-:func:`~eventsweep.sources.ssh.lean_import`.
+:func:`~eventsweep.sources.ssh.lean_import`. It shares :mod:`eventsweep.sources.ssh_remote`
+with that module and imports nothing from it (no cycle).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from asyncssh.packet import Boolean, String
 from asyncssh.public_key import SSHLocalKeyPair
 
 from eventsweep.errors import AuthError, ConnectError, OpenError, ReadError, TargetError
-from eventsweep.sources.journald import command_line, drain_into
-from eventsweep.sources.ssh import Remote, SshOptions, socket_error
+from eventsweep.sources.journald.command import command_line
+from eventsweep.sources.journald.stream import drain_into
+from eventsweep.sources.ssh_remote import Remote, SshOptions, socket_error
 
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 

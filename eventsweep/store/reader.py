@@ -200,11 +200,11 @@ class Reader:
 
     def count(self, where: Filter) -> int:
         """How many stored events match."""
-        sql, params, regex = _select(where, "count(*)")
-        if regex is None:
-            with self.connection() as connection:
-                return int(connection.execute(sql, params).fetchone()[0])
-        return sum(len(batch) for batch in self.batches(where))
+        if _regex(where) is not None or _python_sources(where) is not None:
+            return sum(len(batch) for batch in self.batches(where))
+        with self.connection() as connection:
+            sql, params = _select(where, "count(*)", connection)
+            return int(connection.execute(sql, params).fetchone()[0])
 
     def event(self, id: int) -> Stored | None:
         """One event by its store id, every field."""
@@ -229,7 +229,7 @@ class Reader:
                 return Histogram("", "", 0, [])
             start, end = _epoch(since), _epoch(until)
             seconds = next(
-                (s for s in BUCKET_SIZES if (end - start) / s < buckets), BUCKET_SIZES[-1]
+                (s for s in BUCKET_SIZES if (end - start) / s <= buckets), BUCKET_SIZES[-1]
             )
             width = 19 if seconds < 60 else 16 if seconds < 3600 else 13 if seconds < 86400 else 10
             grouped = _grouped(connection, where, width)
@@ -306,7 +306,7 @@ _ROW = "id, time, target, message, source, doc, sweep"
 _SWEEP_COLUMNS = "seq, id, started, ended, command, query, targets, grouping"
 
 
-def _clauses(connection: sqlite3.Connection | None, where: Filter) -> tuple[list[str], list[Any]]:
+def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], list[Any]]:
     """The filter as SQL conditions and their parameters (the regular expression aside)."""
     sql: list[str] = []
     params: list[Any] = []
@@ -333,7 +333,7 @@ def _clauses(connection: sqlite3.Connection | None, where: Filter) -> tuple[list
         params.extend(_glob(pattern) for pattern in where.targets)
     if where.sweep is not None:
         sql.append("sweep = ?")
-        params.append(_sweep_seq(connection, where.sweep) if connection else where.sweep)
+        params.append(_sweep_seq(connection, where.sweep))
     words = _words(where.text)
     if words:
         sql.append("id IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)")
@@ -366,12 +366,10 @@ def _python_sources(where: Filter) -> frozenset[str] | None:
     return None
 
 
-def _select(
-    where: Filter, columns: str, connection: sqlite3.Connection | None = None
-) -> tuple[str, list[Any], re.Pattern[str] | None]:
+def _select(where: Filter, columns: str, connection: sqlite3.Connection) -> tuple[str, list[Any]]:
     conditions, params = _clauses(connection, where)
     body = " AND ".join(conditions) or "1"
-    return f"SELECT {columns} FROM events WHERE {body}", params, _regex(where)
+    return f"SELECT {columns} FROM events WHERE {body}", params
 
 
 def _matching(
@@ -391,7 +389,7 @@ def _matching(
         rows = connection.execute(sql, params).fetchall()
         for row in rows:
             key = (row[1], row[0])
-            if regex is not None and regex.search(row[3] or "") is None:
+            if regex is not None and not _searched(regex, row):
                 continue
             if sources is not None and (row[4] or "").lower() not in sources:
                 continue
@@ -417,11 +415,22 @@ def _streamed(
     )
     while rows := cursor.fetchmany(SCAN):
         for row in rows:
-            if regex is not None and regex.search(row[3] or "") is None:
+            if regex is not None and not _searched(regex, row):
                 continue
             if sources is not None and (row[4] or "").lower() not in sources:
                 continue
             yield row
+
+
+def _searched(regex: re.Pattern[str], row: tuple[Any, ...]) -> bool:
+    """Whether the regular expression is found in the row's message (SQLite's JSON functions
+    end a text at a NUL: such a message is taken from the event's JSON itself)."""
+    if regex.search(row[3] or "") is not None:
+        return True
+    if "\\u0000" not in row[5]:
+        return False
+    message = orjson.loads(row[5]).get("message")
+    return isinstance(message, str) and regex.search(message) is not None
 
 
 def _page_sql(
@@ -501,11 +510,9 @@ def _glob(pattern: str) -> str:
     return pattern.replace("[!", "[^")
 
 
-def _sweep_seq(connection: sqlite3.Connection | None, ref: int | str) -> int:
+def _sweep_seq(connection: sqlite3.Connection, ref: int | str) -> int:
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
         return int(ref)
-    if connection is None:
-        return -1
     row = connection.execute("SELECT seq FROM sweeps WHERE id = ?", (ref,)).fetchone()
     return int(row[0]) if row else -1
 

@@ -15,17 +15,14 @@ the text (``user:secret@host``) is refused: secrets never go on a command line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from eventsweep.errors import UsageError
+from eventsweep.sources.hosts import host_port
 
 DEFAULT_LOG = "System"
 DEFAULT_PORT = 445
-_HOST = re.compile(
-    r"^(?:\[(?P<v6>[0-9A-Fa-f:.%\w]+)\]|(?P<name>[^\s:/\[\]@]+))(?::(?P<port>\d+))?$"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +71,7 @@ def split_user(userinfo: str) -> tuple[str, str]:
 
 
 def _host_port(text: str, hostport: str) -> tuple[str, int]:
-    match = _HOST.match(hostport)
-    if match is None:
+    if not hostport:
         raise UsageError(f"target {text!r}: expected win://[DOMAIN\\]user@host[:port][/Log]")
-    port = int(match.group("port") or DEFAULT_PORT)
-    if not 0 < port < 65536:
-        raise UsageError(f"target {text!r}: port {port} outside 1..65535")
-    return match.group("v6") or match.group("name"), port
+    host, port = host_port(text, hostport)
+    return host, DEFAULT_PORT if port is None else port

@@ -1,0 +1,178 @@
+"""The store's costs on the 1 GB demo Security file (issue 12).
+
+    python3 -m eventsweep.cli demo-data /tmp/big --size 1G
+    python3 bench/bench_store.py --file /tmp/big/DC01/Security.evtx --rounds 2
+
+1. the sweep with the store against ``--no-store``, interleaved, each command as a user runs it
+   (``sweep FILE --all --format jsonl > /dev/null``; a fresh store each round);
+2. with every event of the file stored: ``query`` by a time range + level and by a full-text
+   word, against the command's start-up (the same command with a window that selects nothing);
+3. ``--new`` after 100 events were appended to the file (a chunk written by EvtxWriter, record
+   ids following the file's; the file is cut back to its size afterwards), against ``--new``
+   with nothing new and the start-up;
+4. the store's bytes per event beside the .evtx's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eventsweep.model import Event, iso, parse_iso  # noqa: E402
+from eventsweep.sinks.evtx import EvtxWriter  # noqa: E402
+from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE, chunks  # noqa: E402
+from eventsweep.sources.evtx_resume import start  # noqa: E402
+from eventsweep.store.reader import Filter, Reader  # noqa: E402
+
+
+def timed(argv: Sequence[str], store: Path | None = None) -> tuple[float, str]:
+    """Wall seconds of ``eventsweep ARGV`` (stdout to /dev/null); and its stderr."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "eventsweep.cli", *argv]
+    if store is not None:
+        command += ["--store", str(store)]
+    began = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, check=False)  # fmt: skip
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr[-500:]}")
+    return elapsed, done.stderr
+
+
+def median_of(argv: Sequence[str], store: Path, times: int = 5) -> float:
+    return statistics.median(timed(argv, store)[0] for _ in range(times))
+
+
+def fresh(path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return path
+
+
+def sweep_rounds(file: str, rounds: int, work: Path) -> tuple[list[float], list[float], Path]:
+    plain: list[float] = []
+    stored: list[float] = []
+    store = work / "events.db"
+    common = ["sweep", file, "--all", "--format", "jsonl", "--timeout", "3600", "--no-progress"]
+    for _ in range(rounds):
+        plain.append(timed([*common, "--no-store"])[0])
+        stored.append(timed(common, fresh(store))[0])
+        print(f"  round: no store {plain[-1]:.2f}s, store {stored[-1]:.2f}s", flush=True)
+    return plain, stored, store
+
+
+def query_figures(store: Path) -> dict[str, float | int | str]:
+    reader = Reader(str(store))
+    newest = reader.events(Filter(), size=1).events[0].event.time
+    hour_ago = iso(parse_iso(newest) - timedelta(hours=1))
+    window = ["--since", hour_ago, "--until", newest]
+    nothing = ["query", "--since", "2099-01-01T00:00Z", "--format", "jsonl"]
+    startup = median_of(nothing, store)
+    by_level = ["query", *window, "--level", "audit_failure", "--format", "jsonl"]
+    level_time = median_of(by_level, store)
+    level_count = reader.count(Filter(since=hour_ago, until=newest,
+                                      levels=frozenset({"audit_failure"})))  # fmt: skip
+    word = "locked"
+    by_word = ["query", "--grep", word, "--format", "jsonl"]
+    word_time = median_of(by_word, store)
+    word_count = reader.count(Filter(text=word))
+    return {
+        "startup": startup,
+        "window": f"{hour_ago} … {newest}",
+        "level": level_time,
+        "level_count": level_count,
+        "word": word,
+        "word_time": word_time,
+        "word_count": word_count,
+        "events": reader.count(Filter()),
+    }
+
+
+def append_events(file: str, count: int) -> int:
+    """Append one chunk of ``count`` new events to ``file`` (record ids after its newest);
+    the file's size before, to cut it back to."""
+    size = os.path.getsize(file)
+    found, _ = chunks(file)
+    mark = start(file, found, None).mark
+    assert mark is not None and mark.record_id is not None
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as directory:
+        made = Path(directory) / "new.evtx"
+        writer = EvtxWriter(made)
+        writer.records = mark.record_id  # header record ids continue the file's
+        for n in range(count):
+            writer.write(Event(iso(now), "", "DC01.corp.example.com", "Security",
+                               mark.record_id + n + 1, 4625, "audit_failure",
+                               "Microsoft-Windows-Security-Auditing", 12544,
+                               f"An account failed to log on (bench {n})", {"n": n}))  # fmt: skip
+        writer.close()
+        chunk = made.read_bytes()[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE]
+    with open(file, "ab") as out:
+        out.write(chunk)
+    return size
+
+
+def new_figures(file: str, store: Path) -> dict[str, float]:
+    startup = median_of(["sweeps", "--last", "1"], store)
+    argv = ["sweep", file, "--new", "--format", "jsonl"]
+    nothing = median_of(argv, store)
+    size = append_events(file, 100)
+    try:
+        gained, err = timed(argv, store)
+        assert "events=100 " in err, err
+    finally:
+        os.truncate(file, size)
+    return {"startup": startup, "nothing_new": nothing, "hundred_new": gained}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", default="/tmp/big/DC01/Security.evtx")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--work", default=None, help="directory for the stores (default: temp)")
+    arguments = parser.parse_args()
+    work = Path(arguments.work or tempfile.mkdtemp(prefix="bench-store-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()},"
+          f" {datetime.now(UTC):%Y-%m-%d %H:%M}Z, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    plain, stored, store = sweep_rounds(arguments.file, arguments.rounds, work)
+    overhead = [s / p - 1 for p, s in zip(plain, stored, strict=True)]
+    print(f"sweep --no-store {statistics.median(plain):.2f}s, with the store"
+          f" {statistics.median(stored):.2f}s: +{100 * statistics.median(overhead):.0f}%"
+          f" (rounds {', '.join(f'{100 * o:+.0f}%' for o in overhead)})")  # fmt: skip
+    figures = query_figures(store)
+    print(f"start-up (query selecting nothing): {figures['startup']:.3f}s")
+    print(f"query {figures['window']} --level audit_failure: {figures['level']:.3f}s"
+          f" ({figures['level_count']} events)")  # fmt: skip
+    print(f"query --grep {figures['word']}: {figures['word_time']:.3f}s"
+          f" ({figures['word_count']} events)")  # fmt: skip
+    new = new_figures(arguments.file, store)
+    print(f"--new: start-up (sweeps --last 1) {new['startup']:.3f}s, nothing new"
+          f" {new['nothing_new']:.3f}s, 100 new events {new['hundred_new']:.3f}s")  # fmt: skip
+    events = int(figures["events"])
+    size = sum(
+        os.path.getsize(f"{store}{s}") for s in ("", "-wal") if os.path.exists(f"{store}{s}")
+    )
+    evtx = os.path.getsize(arguments.file)
+    print(f"size: store {size / events:.0f} bytes/event ({size / 1e6:.0f} MB), .evtx"
+          f" {evtx / events:.0f} bytes/event ({evtx / 1e6:.0f} MB), {events} events")  # fmt: skip
+    if not arguments.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""``eventsweep hunt``: Sigma rules over many targets at once; ``eventsweep rules check``.
+
+A hunt is a sweep (the same targets, window, filters, outcomes, grouping, formats and exit
+statuses) whose output is :class:`~eventsweep.detect.hunt.Hunt`: every detection is printed,
+newest first within its target (or in one timeline with ``--group time``), or counted per rule
+and target with ``--summary``. Only what some rule can match is read (:func:`pushdown`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING, Any
+
+from eventsweep.cli import flags
+from eventsweep.cli.sweep import drive, opened, refuse_inputs, request_of
+from eventsweep.errors import UsageError
+from eventsweep.runner import plan_request
+from eventsweep.sinks import BINARY, SinkOptions
+from eventsweep.text import defuse
+
+if TYPE_CHECKING:  # eventsweep.detect is imported when a hunt starts, not at start-up
+    from eventsweep.detect import RuleProblem, RuleSet
+
+RULE_LEVELS = ("informational", "low", "medium", "high", "critical")
+RULE_STATUSES = ("stable", "test", "experimental", "deprecated", "unsupported")
+LISTED = 20  # problems listed one by one; beyond, counted by reason (``rules check`` lists all)
+
+
+def add_parsers(commands: Any) -> None:
+    hunt = commands.add_parser(
+        "hunt",
+        help="run Sigma rules over many targets at once",
+        description="Run Sigma rules over files, Windows hosts and Linux hosts in one pass.",
+    )
+    flags.add_targets(hunt)
+    _add_rules(hunt)
+    hunt.add_argument(
+        "--summary",
+        action="store_true",
+        help="a table of detections per rule and target instead of the events",
+    )
+    flags.add_query(hunt)
+    flags.add_exact(hunt)
+    flags.add_output(hunt)
+    flags.add_connections(hunt)
+    hunt.set_defaults(run=run_hunt)
+    rules = commands.add_parser("rules", help="Sigma rule sets", description="Sigma rule sets.")
+    verbs = rules.add_subparsers(dest="verb", required=True, parser_class=type(rules))
+    check = verbs.add_parser(
+        "check",
+        help="which rules load, which don't, and why",
+        description="Load rule files and directories; list the rules that can't be loaded.",
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH", help="rule files or directories")
+    check.set_defaults(run=run_check)
+
+
+def _add_rules(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("rules")
+    add = group.add_argument
+    add(
+        "--rules",
+        action="append",
+        default=[],
+        required=True,
+        metavar="PATH",
+        help="Sigma rule files or directories of them (repeatable)",
+    )
+    add("--rule-level", action="append", default=[], metavar="LEVELS", help=", ".join(RULE_LEVELS))
+    add(
+        "--rule-status",
+        action="append",
+        default=[],
+        metavar="STATUSES",
+        help=", ".join(RULE_STATUSES),
+    )
+    add("--tag", action="append", default=[], metavar="TAG", help="e.g. attack.t1059 (repeatable)")
+
+
+def _words(flag: str, texts: Sequence[str], known: Sequence[str]) -> frozenset[str]:
+    words = {word.strip().lower() for text in texts for word in text.split(",") if word.strip()}
+    unknown = sorted(words - set(known))
+    if unknown:
+        raise UsageError(f"{flag}: unknown value {unknown[0]!r} (one of {', '.join(known)})")
+    return frozenset(words)
+
+
+def load(arguments: argparse.Namespace) -> RuleSet:
+    from eventsweep.detect import load_rules
+
+    levels = _words("--rule-level", arguments.rule_level, RULE_LEVELS)
+    statuses = _words("--rule-status", arguments.rule_status, RULE_STATUSES)
+    tags = frozenset(tag.strip().lower() for tag in arguments.tag if tag.strip())
+    rules = load_rules(arguments.rules, levels=levels, statuses=statuses, tags=tags)
+    tell_problems(rules.problems, arguments.rules)
+    if not rules.rules:
+        raise UsageError(f"--rules: no rule loaded from {', '.join(arguments.rules)}")
+    return rules
+
+
+def tell_problems(problems: Sequence[RuleProblem], paths: Sequence[str]) -> None:
+    """Each rule that did not load, once, with its file and why (counted by reason when there
+    are many: ``eventsweep rules check`` lists them all)."""
+    if len(problems) <= LISTED:
+        for problem in problems:
+            print(f"eventsweep: rule not loaded: {defuse(problem.line())}", file=sys.stderr)
+        return
+    reasons = Counter(problem.reason for problem in problems)
+    print(
+        f"eventsweep: {len(problems)} rules not loaded (eventsweep rules check"
+        f" {' '.join(paths)} lists each with its file):",
+        file=sys.stderr,
+    )
+    for reason, count in reasons.most_common(5):
+        print(f"eventsweep:   {count} × {defuse(reason, 120)}", file=sys.stderr)
+    if len(reasons) > 5:
+        print(f"eventsweep:   and {len(reasons) - 5} other reasons", file=sys.stderr)
+
+
+def run_hunt(arguments: argparse.Namespace) -> int:
+    from eventsweep.detect.hunt import Hunt, open_writer, pushdown
+
+    rules = load(arguments)
+    request = request_of(arguments)
+    planned = plan_request(replace(request, queries=pushdown(request.query, rules.wanted())))
+    name = _format(arguments)
+    binary = name in BINARY and not arguments.summary
+    if binary and not arguments.output:
+        raise UsageError(f"--format {name}: give a file with -o FILE")
+    refuse_inputs("-o", arguments.output, planned.sources)
+    refuse_inputs("--outcomes", arguments.outcomes, planned.sources)
+    with (
+        opened("--outcomes", arguments.outcomes, True) as outcomes_file,
+        opened("-o", arguments.output, binary) as file,
+    ):
+        stream = file or (sys.stdout.buffer if binary else sys.stdout)
+        options = SinkOptions(group=arguments.group, color=stream.isatty())
+        counts: Counter[Any] = Counter()
+        writer = (
+            Summary(stream, counts) if arguments.summary else open_writer(name, stream, options)
+        )
+        hunt = Hunt(rules, writer, counts)
+        show = not arguments.no_progress and sys.stderr.isatty()
+        return drive(planned, [hunt], show, outcomes_file, arguments.output)
+
+
+def _format(arguments: argparse.Namespace) -> str:
+    if arguments.format:
+        return str(arguments.format)
+    return "table" if sys.stdout.isatty() and not arguments.output else "jsonl"
+
+
+class Summary:
+    """Counts only; the table of rule × target counts when the hunt ends."""
+
+    def __init__(self, stream: IO[Any], counts: Counter[Any]) -> None:
+        self._stream, self._counts = stream, counts
+
+    def write(self, event: object, detection: object) -> None:
+        del event, detection
+
+    def close(self) -> None:
+        from eventsweep.detect.hunt import summary_lines
+
+        for line in summary_lines(self._counts):
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+
+def run_check(arguments: argparse.Namespace) -> int:
+    from eventsweep.detect import load_rules
+
+    rules = load_rules(arguments.paths)
+    linux = sum(any(variant.linux for variant in rule.variants) for rule in rules.rules)
+    for problem in rules.problems:
+        print(f"not loaded  {defuse(problem.line())}")
+    print(
+        f"{len(rules.rules)} rules loaded ({len(rules.rules) - linux} Windows, {linux} Linux),"
+        f" {len(rules.problems)} not loaded"
+    )
+    return 0 if not rules.problems else 1

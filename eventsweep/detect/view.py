@@ -1,0 +1,169 @@
+"""An event as the rules read it: every field's text computed once, whatever the number of
+rules asking (see :mod:`eventsweep.detect.match`).
+
+A Sigma field name reads the event field :mod:`eventsweep.detect.fields` maps it to, else
+``data[name]``, else the data key equal to it in another case. A value is compared as text:
+a string as it is, a number as its digits, a bool as ``true``/``false``, a list as each of its
+items; None is no value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, event_field
+from eventsweep.model import Event
+
+MISSING = object()  # what a field the event lacks reads as
+
+
+def text_of(value: Any) -> str | tuple[str, ...] | None:
+    """The text(s) a value is compared as: None stays None, a list gives each item's text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        texts = [text_of(item) for item in value]
+        return tuple(text for text in texts if isinstance(text, str))
+    return str(value)
+
+
+def _lower(text: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+    if text is None or isinstance(text, str):
+        return text.lower() if text is not None else None
+    return tuple(item.lower() for item in text)
+
+
+_FOLDED: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _folded(keys: tuple[str, ...]) -> dict[str, str]:
+    """Lower-cased key → key, shared by the events of one shape (bounded)."""
+    folded = _FOLDED.get(keys)
+    if folded is None:
+        if len(_FOLDED) > 4096:
+            _FOLDED.clear()
+        folded = _FOLDED[keys] = {key.lower(): key for key in keys}
+    return folded
+
+
+class View:
+    """One event as the rules read it; every field's text is computed once, then cached."""
+
+    __slots__ = (
+        "_blob",
+        "_folded",
+        "_keywords",
+        "_keywords_low",
+        "_low",
+        "_raw",
+        "_text",
+        "event",
+        "linux",
+    )
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.linux = event.log == "journal"
+        self._raw: dict[str, Any] = {}
+        self._low: dict[str, Any] = {}
+        self._blob: dict[bool, str] = {}
+        self._text: dict[str, Any] = {}
+        self._folded: dict[str, str] | None = None
+        self._keywords: tuple[tuple[str, str], ...] | None = None
+        self._keywords_low: tuple[tuple[str, str], ...] | None = None
+
+    def raw(self, name: str) -> Any:
+        """The value a Sigma field name reads (``MISSING`` when the event has no such field)."""
+        try:
+            return self._raw[name]
+        except KeyError:
+            value = self._raw[name] = self._read(name)
+            return value
+
+    def _read(self, name: str) -> Any:
+        attr = event_field(name, linux=self.linux)
+        if attr is not None:
+            if attr == "level_number":
+                return LEVEL_NUMBERS.get(self.event.level, MISSING)
+            if attr == "audit_keywords":
+                return AUDIT_KEYWORDS.get(self.event.level, MISSING)
+            return getattr(self.event, attr)
+        return self.event.data.get(self.key(name), MISSING)
+
+    def key(self, name: str) -> str:
+        """The data key a field name reads: its own spelling, else the one equal in any case."""
+        data = self.event.data
+        if name in data:
+            return name
+        if self._folded is None:
+            self._folded = _folded(tuple(data))
+        return self._folded.get(name.lower(), name)
+
+    def field_name(self, name: str) -> str:
+        """The event field name a Sigma field name reads (for a detection's ``fields``)."""
+        return event_field(name, linux=self.linux) or self.key(name)
+
+    def text(self, name: str) -> str | tuple[str, ...] | None:
+        try:
+            return self._text[name]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self.raw(name)
+            text = self._text[name] = None if value is MISSING else text_of(value)
+            return text
+
+    def low(self, name: str) -> str | tuple[str, ...] | None:
+        try:
+            return self._low[name]  # type: ignore[no-any-return]
+        except KeyError:
+            low = self._low[name] = _lower(self.text(name))
+            return low
+
+    def keywords(self, low: bool) -> tuple[tuple[str, str], ...]:
+        """(field name, text) of what keywords search, lower-cased if ``low``: the message,
+        and for Windows events every data value."""
+        if self._keywords is None:
+            found = [("message", self.event.message or "")]
+            if not self.linux:
+                for key, value in self.event.data.items():
+                    text = text_of(value)
+                    for item in (text,) if isinstance(text, str) else text or ():
+                        found.append((key, item))
+            self._keywords = tuple(found)
+        if not low:
+            return self._keywords
+        if self._keywords_low is None:
+            self._keywords_low = tuple((key, text.lower()) for key, text in self._keywords)
+        return self._keywords_low
+
+    def blob(self, low: bool) -> str:
+        """Every keyword text in one, NUL between them (no keyword holds a NUL); a data value
+        the message already holds (an .evtx message renders the data) is not repeated."""
+        try:
+            return self._blob[low]
+        except KeyError:
+            blob = self._blob[low] = self.blob(False).lower() if low else self._join()
+            return blob
+
+    def _join(self) -> str:
+        message = self.event.message or ""
+        data = self.event.data
+        if self.linux or not data or _renders(message, data):
+            return message
+        parts = [message]
+        for value in data.values():
+            text = text_of(value)
+            parts.extend((text,) if isinstance(text, str) else text or ())
+        return "\0".join(parts)
+
+
+def _renders(message: str, data: dict[str, Any]) -> bool:
+    """True when the message is the data's own Name=Value rendering (an .evtx record without
+    message text), which holds every text and number value as it is."""
+    first = next(iter(data))
+    return message.startswith(f"{first}=") and all(
+        value.__class__ is str or value.__class__ is int for value in data.values()
+    )
