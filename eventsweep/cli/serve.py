@@ -9,12 +9,16 @@ import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from eventsweep.cli import flags
 from eventsweep.errors import UsageError
+from eventsweep.query import parse_count
 
 TOKEN_ENV = "EVENTSWEEP_TOKEN"
+PORT_ENV = "EVENTSWEEP_PORT"
+DEFAULT_PORT = 8080
 
 
 def add_parser(commands: Any) -> None:
@@ -24,10 +28,15 @@ def add_parser(commands: Any) -> None:
         description="Serve the web application: search and plot the store, start sweeps and"
         " watch them live. Binds 127.0.0.1; any other address needs a token.",
     )
+    flags.add_store(parser, optional=False)
     add = parser.add_argument
-    add("--store", metavar="PATH", help="the store (default: EVENTSWEEP_STORE, else the user's)")
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    add("--port", type=flags.COUNT, default=8080, help="port (default 8080)")
+    add(
+        "--port",
+        type=partial(parse_count, "--port"),
+        default=None,
+        help=f"port (default: ${PORT_ENV}, else {DEFAULT_PORT})",
+    )
     add(
         "--token-file",
         metavar="FILE",
@@ -87,12 +96,19 @@ def _read_token(path: str) -> str:
     return token
 
 
+def port_of(given: int | None, environ: Mapping[str, str] = os.environ) -> int:
+    if given is not None:
+        return int(given)
+    if environ.get(PORT_ENV):
+        return int(parse_count(f"${PORT_ENV}", environ[PORT_ENV]))
+    return DEFAULT_PORT
+
+
 def config_of(arguments: argparse.Namespace, token: str | None) -> Any:
     from eventsweep.sources.winrpc.options import WinOptions
-    from eventsweep.store import location
     from eventsweep.web.context import WebConfig
 
-    store = location.resolve(arguments.store)
+    store = flags.store_of(arguments)  # a file that is not a store: one line, exit status 2
     assert store is not None
     settings = flags.settings_of(arguments)
     win = settings.options.get("win")
@@ -107,7 +123,7 @@ def config_of(arguments: argparse.Namespace, token: str | None) -> Any:
     return WebConfig(
         store=store,
         host=arguments.host,
-        port=int(arguments.port),
+        port=port_of(arguments.port),
         token=token,
         inventory_dirs=tuple(arguments.inventory_dir),
         allow_hosts=tuple(name.lower() for name in arguments.allow_host),
@@ -122,12 +138,10 @@ def run_serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
     from eventsweep import concurrency
-    from eventsweep.store import schema
     from eventsweep.web.app import create_app
 
     token, generated = token_of(arguments.host, arguments.token_file)
     config = config_of(arguments, token)
-    schema.check(config.store)  # a file that is not a store: one line, exit status 2
     os.makedirs(os.path.dirname(os.path.abspath(config.store)), exist_ok=True)
     app = create_app(config)
     host = f"[{config.host}]" if ":" in config.host else config.host
