@@ -569,6 +569,14 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     ),
     "eventsweep demo-data ./big --size 1G     # grow the largest file to about 1 GB "
     "(benchmarks)": Run(demo_size),
+    # the Web application section: serve runs until stopped, so tests/web/ runs these
+    "eventsweep demo-data demo && eventsweep sweep demo --since 7d && eventsweep serve": Covered(
+        "tests/web/test_readme_web.py::test_quick_start_serves_the_demo"
+    ),
+    "eventsweep serve --store cases/acme.db --port 8443 --token-file token --inventory-dir "
+    "inventories": Covered(
+        "tests/web/test_readme_web.py::test_a_case_store_with_a_token_and_inventories"
+    ),
 }
 
 
