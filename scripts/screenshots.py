@@ -29,8 +29,8 @@ def main() -> int:
         (root / "inventories").mkdir()
         dcs = root / "inventories" / "domain-controllers.txt"
         dcs.write_text(f"{root / 'demo' / 'DC01'}\n")
-        config = WebConfig(store=str(root / "events.db"), inventory_dirs=(str(root / "inventories"),),
-                           timeout=30.0)  # fmt: skip
+        inventories = (str(root / "inventories"),)
+        config = WebConfig(store=str(root / "events.db"), inventory_dirs=inventories, timeout=30.0)
         hung = silent_listener()
         with hung, serving(config) as served, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
