@@ -1,0 +1,231 @@
+"""The web application's costs (issue 13).
+
+    python3 -m eventsweep.cli demo-data /tmp/big --size 1G
+    python3 bench/bench_web.py --big /tmp/big/DC01/Security.evtx --rounds 5
+
+1. **First events on screen**: a real browser (Debian's chromium) on the new-sweep page of a
+   server over an empty store; the time from pressing *Start* (a local sweep of the demo data,
+   its last week) to the first event row in the page (over server-sent events).
+2. **Reading the store**: the 1.1 M events of the 1 GB demo Security file swept into a store
+   (once, kept in ``--store``, default ``$TMPDIR/eventsweep-web-bench.db``); then, through a
+   real uvicorn on loopback, each API call timed at the client (the server's time plus a
+   loopback round trip): a results page of 50 rows for several filters, at the first page and
+   deep in the result (the keyset token of page 200), the histogram of the whole range, the
+   facets.
+3. **50 watchers**: the same local sweep started through the API with no watcher and with 50
+   server-sent-event streams open on it, interleaved; the sweep's wall time (its live state's
+   start to its end) compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eventsweep.demo import generate  # noqa: E402
+from eventsweep.model import parse_iso  # noqa: E402
+from eventsweep.query import build_query  # noqa: E402
+from eventsweep.runner import sweep  # noqa: E402
+from eventsweep.store.writer import StoreWriter  # noqa: E402
+from eventsweep.web.context import WebConfig  # noqa: E402
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
+
+
+def first_events(demo: Path, rounds: int) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    times: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as scratch:
+                config = WebConfig(store=str(Path(scratch) / "events.db"))
+                with serving(config) as served:
+                    page = browser.new_page()
+                    page.goto(served.url + "/sweeps/new")
+                    page.fill("textarea[name=targets]", str(demo))
+                    page.fill("input[name=since]", "7d")
+                    began = time.perf_counter()
+                    page.click("#start")
+                    page.locator("#recent tbody tr").first.wait_for(timeout=30_000)
+                    times.append(time.perf_counter() - began)
+                    page.locator("#live-state:has-text('ended')").wait_for(timeout=60_000)
+                    page.close()
+        browser.close()
+    return times
+
+
+def fill(store: Path, big: Path) -> None:
+    if store.exists():
+        return
+    began = time.perf_counter()
+    outcomes = sweep([str(big)], build_query(since=None), outputs=[StoreWriter(str(store))])
+    print(f"stored {sum(o.events for o in outcomes)} events in {time.perf_counter() - began:.0f} s")
+
+
+def timed_get(client: httpx.Client, path: str, params: dict[str, Any], rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        response = client.get(path, params=params)
+        samples.append(time.perf_counter() - began)
+        response.raise_for_status()
+    return statistics.median(samples)
+
+
+def deep_token(client: httpx.Client, params: dict[str, Any], pages: int) -> str:
+    token = ""
+    for _ in range(pages):
+        body = client.get("/api/events", params={**params, "after": token}).json()
+        token = body["next"]
+    return token
+
+
+def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
+    found: list[tuple[str, float]] = []
+    with serving(WebConfig(store=str(store))) as served, served.client() as client:
+        everything = {"since": ""}
+        first = client.get("/api/events", params={**everything, "size": 20}).json()["events"]
+        newest = parse_iso(first[0]["time"])
+        day = {"since": (newest.replace(hour=0, minute=0)).isoformat(), "until": ""}
+        filters: list[tuple[str, dict[str, Any]]] = [
+            ("no filter (all 1.1 M)", everything),
+            ("level audit_failure", {**everything, "level": "audit_failure"}),
+            ("event id 4625", {**everything, "event_id": "4625"}),
+            ("text: word 'logon'", {**everything, "q": "logon"}),
+            (
+                "source + level",
+                {
+                    **everything,
+                    "source": "Microsoft-Windows-Security-Auditing",
+                    "level": "audit_success",
+                },
+            ),
+            ("last day", day),
+        ]
+        for name, params in filters:
+            found.append(
+                (f"results page, first: {name}", timed_get(client, "/api/events", params, rounds))
+            )
+            token = deep_token(client, params, 200)
+            if token:
+                deep = {**params, "after": token}
+                found.append(
+                    (
+                        f"results page 201 (keyset): {name}",
+                        timed_get(client, "/api/events", deep, rounds),
+                    )
+                )
+        found.append(
+            ("results page as HTML, no filter", timed_get(client, "/", everything, rounds))
+        )
+        found.append(
+            ("histogram, whole range", timed_get(client, "/api/histogram", everything, rounds))
+        )
+        found.append(
+            (
+                "histogram, whole range, level audit_failure",
+                timed_get(client, "/api/histogram", filters[1][1], rounds),
+            )
+        )
+        found.append(("facets, whole range", timed_get(client, "/api/facets", everything, rounds)))
+        found.append(("facets, last day", timed_get(client, "/api/facets", day, rounds)))
+        found.append(
+            ("facets, level audit_failure", timed_get(client, "/api/facets", filters[1][1], rounds))
+        )
+    return found
+
+
+async def watch(url: str, live: str, cookies: httpx.Cookies) -> int:
+    messages = 0
+    client = httpx.AsyncClient(base_url=url, cookies=cookies, timeout=120)
+    async with client, client.stream("GET", f"/api/live/{live}/stream") as response:
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                messages += 1
+                if line.strip() == "event: end":
+                    return messages
+    return messages
+
+
+def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        token = client.get("/api/session").json()["csrf"]
+        body = {"targets": [str(demo)], "since": "7d"}
+        live = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token}).json()["id"]
+
+        async def all_watch() -> list[int]:
+            return await asyncio.gather(
+                *(watch(url, live, client.cookies) for _ in range(watchers))
+            )
+
+        counts = asyncio.run(all_watch()) if watchers else []
+        while (state := client.get(f"/api/live/{live}").json())["running"]:
+            time.sleep(0.05)
+    wall = (parse_iso(state["ended"]) - parse_iso(state["started"])).total_seconds()
+    return wall, min(counts) if counts else 0
+
+
+def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
+    found = []
+    scratch = tempfile.mkdtemp()
+    with serving(WebConfig(store=str(Path(scratch) / "events.db"))) as served:
+        one_sweep(served.url, demo, 0)  # warm: worker pool, store created
+        for _ in range(rounds):
+            alone, _ = one_sweep(served.url, demo, 0)
+            watched, messages = one_sweep(served.url, demo, 50)
+            found.append((alone, watched, messages))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--big", default="/tmp/big/DC01/Security.evtx")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--store",
+        default=str(Path(tempfile.gettempdir()) / "eventsweep-web-bench.db"),
+        help="the store of the big file's events (filled once, then reused)",
+    )
+    arguments = parser.parse_args()
+    print(f"# {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        demo = Path(scratch) / "demo"
+        generate(demo)
+        times = first_events(demo, arguments.rounds)
+        print(
+            "first events on screen after Start, s:",
+            " ".join(f"{t:.3f}" for t in times),
+            f"(median {statistics.median(times):.3f})",
+        )
+        rows = watchers(demo, arguments.rounds)
+        for alone, watched, messages in rows:
+            print(
+                f"sweep alone {alone:.3f} s, with 50 watchers {watched:.3f} s "
+                f"({watched / alone - 1:+.1%}); each watcher got >= {messages} messages"
+            )
+        ratio = statistics.median(w / a for a, w, _ in rows)
+        print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+    big = Path(arguments.big)
+    store = Path(arguments.store)
+    fill(store, big)
+    for name, seconds in reading(store, arguments.rounds):
+        print(f"{seconds * 1000:8.1f} ms  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
