@@ -12,8 +12,9 @@
    loopback round trip): a results page of 50 rows for several filters, at the first page and
    deep in the result (the keyset token of page 200), the histogram of the whole range, the
    facets.
-3. **50 watchers**: the same local sweep started through the API with no watcher and with 50
-   server-sent-event streams open on it, interleaved; the sweep's wall time (its live state's
+3. **50 watchers**: the same local sweep started through the API of ``eventsweep serve`` (a
+   process of its own) with no watcher and with 50 server-sent-event streams open on it (from
+   the benchmark's process), interleaved; the sweep's wall time (its live state's
    start to its end) compared.
 """
 
@@ -24,6 +25,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +43,7 @@ from eventsweep.query import build_query  # noqa: E402
 from eventsweep.runner import sweep  # noqa: E402
 from eventsweep.store.writer import StoreWriter  # noqa: E402
 from eventsweep.web.context import WebConfig  # noqa: E402
+from tests.testbed.net import free_port  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
 
 
@@ -86,12 +89,15 @@ def timed_get(client: httpx.Client, path: str, params: dict[str, Any], rounds: i
     return statistics.median(samples)
 
 
-def deep_token(client: httpx.Client, params: dict[str, Any], pages: int) -> str:
-    token = ""
-    for _ in range(pages):
+def deep_token(client: httpx.Client, params: dict[str, Any], pages: int) -> tuple[str, int]:
+    """The keyset token of page ``pages + 1`` (or of the deepest page reached in 60 s)."""
+    token, depth, deadline = "", 0, time.monotonic() + 60
+    while depth < pages and time.monotonic() < deadline:
         body = client.get("/api/events", params={**params, "after": token}).json()
-        token = body["next"]
-    return token
+        if not body["next"]:
+            break
+        token, depth = body["next"], depth + 1
+    return token, depth
 
 
 def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
@@ -120,12 +126,12 @@ def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
             found.append(
                 (f"results page, first: {name}", timed_get(client, "/api/events", params, rounds))
             )
-            token = deep_token(client, params, 200)
+            token, depth = deep_token(client, params, 200)
             if token:
                 deep = {**params, "after": token}
                 found.append(
                     (
-                        f"results page 201 (keyset): {name}",
+                        f"results page {depth + 1} (keyset): {name}",
                         timed_get(client, "/api/events", deep, rounds),
                     )
                 )
@@ -180,14 +186,30 @@ def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
 
 
 def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
+    """The server in a process of its own (``eventsweep serve``, as users run it), the 50
+    watchers in this one (as browsers would be: not sharing the server's interpreter)."""
     found = []
-    scratch = tempfile.mkdtemp()
-    with serving(WebConfig(store=str(Path(scratch) / "events.db"))) as served:
-        one_sweep(served.url, demo, 0)  # warm: worker pool, store created
+    scratch = Path(tempfile.mkdtemp())
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_PORT": str(port)}
+    command = [sys.executable, "-m", "eventsweep.cli", "serve", "--store", str(scratch / "s.db")]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                httpx.get(url + "/static/style.css")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        one_sweep(url, demo, 0)  # warm: worker pool, store created
         for _ in range(rounds):
-            alone, _ = one_sweep(served.url, demo, 0)
-            watched, messages = one_sweep(served.url, demo, 50)
+            alone, _ = one_sweep(url, demo, 0)
+            watched, messages = one_sweep(url, demo, 50)
             found.append((alone, watched, messages))
+    finally:
+        server.terminate()
+        server.wait(30)
     return found
 
 
@@ -200,25 +222,31 @@ def main() -> int:
         default=str(Path(tempfile.gettempdir()) / "eventsweep-web-bench.db"),
         help="the store of the big file's events (filled once, then reused)",
     )
+    parser.add_argument("--parts", default="first,watchers,reads", help="which measures")
     arguments = parser.parse_args()
+    parts = set(arguments.parts.split(","))
     print(f"# {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as scratch:
         demo = Path(scratch) / "demo"
         generate(demo)
-        times = first_events(demo, arguments.rounds)
-        print(
-            "first events on screen after Start, s:",
-            " ".join(f"{t:.3f}" for t in times),
-            f"(median {statistics.median(times):.3f})",
-        )
-        rows = watchers(demo, arguments.rounds)
+        if "first" in parts:
+            times = first_events(demo, arguments.rounds)
+            print(
+                "first events on screen after Start, s:",
+                " ".join(f"{t:.3f}" for t in times),
+                f"(median {statistics.median(times):.3f})",
+            )
+        rows = watchers(demo, arguments.rounds) if "watchers" in parts else []
         for alone, watched, messages in rows:
             print(
                 f"sweep alone {alone:.3f} s, with 50 watchers {watched:.3f} s "
                 f"({watched / alone - 1:+.1%}); each watcher got >= {messages} messages"
             )
-        ratio = statistics.median(w / a for a, w, _ in rows)
-        print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+        if rows:
+            ratio = statistics.median(w / a for a, w, _ in rows)
+            print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+    if "reads" not in parts:
+        return 0
     big = Path(arguments.big)
     store = Path(arguments.store)
     fill(store, big)
