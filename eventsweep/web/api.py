@@ -48,12 +48,13 @@ def search_of(
     order: str = "desc",
     size: int = 50,
     after: str = "",
+    at: str = "",
 ) -> Search:
     """The query bar's parameters (the same for every page and API call that searches)."""
     try:
         return Search(
             since, until, tuple(level), event_id, source, log, target, q, sweep, group, order,
-            size if size in PAGE_SIZES else 50, after,
+            size if size in PAGE_SIZES else 50, after, at,
         )  # fmt: skip
     except UsageError as exc:
         raise HTTPException(400, str(exc)) from None
@@ -67,7 +68,7 @@ Searched = Annotated[Search, Depends(search_of)]
 
 @dataclass(frozen=True, slots=True)
 class Results:
-    search: Search  # with ``until`` pinned for the page links
+    search: Search  # with its moment (``at``) fixed, for the page links
     page: Page
     groups: list[tuple[str, int, Page]]  # grouped by target: (target, its count, first page)
 
@@ -128,12 +129,13 @@ class Summary:
 
 async def histogram(ctx: Context, search: Search) -> Histogram:
     where = _filter(search)
-    return await ctx.read(lambda reader: reader.histogram(where), Histogram("", "", 0, []))
+    empty = Histogram("", "", 0, [])
+    return await ctx.summary("histogram", where, lambda reader: reader.histogram(where), empty)
 
 
 async def facets(ctx: Context, search: Search) -> dict[str, list[tuple[Any, int]]]:
     where = _filter(search)
-    return await ctx.read(lambda reader: reader.facets(where), {})
+    return await ctx.summary("facets", where, lambda reader: reader.facets(where), {})
 
 
 def _filter(search: Search) -> Any:
@@ -290,13 +292,11 @@ async def live(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
 
 
 @router.get("/live/{sweep_id}/stream")
-async def stream(
-    ctx: Ctx, sweep_id: str, request: HttpRequest, seen: int = 0
-) -> EventSourceResponse:
+async def stream(ctx: Ctx, sweep_id: str, seen: int = 0) -> EventSourceResponse:
     """Server-sent events: ``state`` (as /api/live/{id}) on each change, ``events`` (the newest
     arrivals after event number ``seen``, which a page rendered with), ``end``."""
     found = live_of(ctx, sweep_id)
-    return EventSourceResponse(watch(found, request.is_disconnected, seen), ping=15)
+    return EventSourceResponse(watch(found, seen), ping=15)
 
 
 @router.post("/live/{sweep_id}/cancel")

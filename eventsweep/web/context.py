@@ -8,6 +8,8 @@ query builder as ``eventsweep query`` and the same sweep call as ``eventsweep sw
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -20,7 +22,7 @@ from eventsweep.runner import Request, plan_request
 from eventsweep.sinks import Output
 from eventsweep.sources import Settings
 from eventsweep.store import schema
-from eventsweep.store.reader import Reader
+from eventsweep.store.reader import Filter, Reader
 from eventsweep.store.writer import StoreWriter, query_dict
 from eventsweep.web.inventory import Inventories
 from eventsweep.web.live import LiveSweep, Sweeps
@@ -29,6 +31,7 @@ from eventsweep.web.security import Keys
 T = TypeVar("T")
 
 MAX_TARGETS = 10_000
+SUMMARIES = 32  # histograms and facets kept (by filter, while the store is unchanged)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Context:
         self.keys = keys
         self.sweeps = Sweeps()
         self.inventories = Inventories(config.inventory_dirs)
+        self._summaries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     # ---- the store -------------------------------------------------------------------------
 
@@ -93,6 +97,32 @@ class Context:
         if not self.has_store():
             return None
         return Reader(self.config.store)
+
+    def store_version(self) -> tuple[int, ...]:
+        """What changes whenever the store does (a commit grows the WAL or, at a checkpoint,
+        rewrites the file): size and time of both."""
+        found: list[int] = []
+        for suffix in ("", "-wal"):
+            try:
+                info = os.stat(self.config.store + suffix)
+                found += [info.st_mtime_ns, info.st_size]
+            except OSError:
+                found += [0, 0]
+        return tuple(found)
+
+    async def summary(self, kind: str, where: Filter, call: Callable[[Reader], T], empty: T) -> T:
+        """:meth:`read` for a histogram or facets, kept while the store is unchanged (paging
+        through a result asks for the same ones again)."""
+        key = (kind, where, self.store_version())
+        if key in self._summaries:
+            self._summaries.move_to_end(key)
+            found: T = self._summaries[key]
+            return found
+        value = await self.read(call, empty)
+        self._summaries[key] = value
+        while len(self._summaries) > SUMMARIES:
+            self._summaries.popitem(last=False)
+        return value
 
     async def read(self, call: Callable[[Reader], T], empty: T) -> T:
         """``call(reader)`` in a worker thread (``empty`` when there is no store yet)."""

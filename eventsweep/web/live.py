@@ -32,7 +32,7 @@ from eventsweep.sweep import Ended, Progress, Read, Started
 
 log = logging.getLogger(__name__)
 
-TICK = 0.1  # seconds between two messages to one watcher, at least
+TICK = 0.2  # seconds between two messages to one watcher, at least
 RECENT = 100  # newest events a live sweep keeps for its watchers
 KEPT = 20  # finished sweeps kept in memory for late watchers
 
@@ -246,14 +246,12 @@ class Sweeps:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), grace)
 
 
-async def watch(live: LiveSweep, gone: Callable[[], Any], shown: int = 0) -> Any:
+async def watch(live: LiveSweep, shown: int = 0) -> Any:
     """The server-sent events of one watcher: ``state`` (the snapshot) on every change,
     ``events`` (the arrivals after number ``shown``, oldest first) and ``end`` once the sweep
-    ended."""
+    ended. (A watcher that leaves is noticed by the response, which cancels this.)"""
     seen = -1
     while True:
-        if await gone():
-            return
         version = live.version
         if version != seen:
             seen = version

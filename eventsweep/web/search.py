@@ -3,9 +3,10 @@
 A :class:`Search` holds the texts the user typed, exactly as the URL keeps them (so a search
 can be bookmarked and shared), and turns them into the reader's filter with the command line's
 own parsers (:mod:`eventsweep.query`): the same words, durations, ranges and errors as
-``--since``, ``--level``, ``--event-id``… A relative ``since`` (``24h``) is resolved at each
-request; the page links carry the absolute ``until`` of the first page, so paging through a
-result set never shifts it.
+``--since``, ``--level``, ``--event-id``… A relative ``since`` (``24h``) counts back from now;
+the links of a results page (pages, histogram bars, facets) carry that moment (``at``), so
+paging through a result set never shifts its window (and its histogram and facets, the same
+filter over the same store, come from the cache).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from eventsweep.errors import UsageError
-from eventsweep.model import LEVELS
+from eventsweep.model import LEVELS, iso, parse_iso
 from eventsweep.query import build_query
 from eventsweep.store.reader import Filter
 
@@ -44,6 +45,7 @@ class Search:
     order: str = "desc"
     size: int = 50
     after: str = ""
+    at: str = ""  # the moment relative times count back from (page links fix it; empty: now)
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -54,15 +56,22 @@ class Search:
             raise UsageError(f"size: one of {', '.join(map(str, PAGE_SIZES))}")
 
     def filter(self, now: datetime | None = None) -> Filter:
-        """The reader's filter; UsageError (one line naming the field) for a bad value."""
+        """The reader's filter; UsageError (one line naming the field) for a bad value. With
+        ``at``, relative times count back from it and an open end ends there."""
+        reference = now or datetime.now(UTC)
+        if self.at:
+            try:
+                reference = parse_iso(self.at)
+            except ValueError:
+                raise UsageError(f"at: {self.at!r} is not an ISO 8601 time") from None
         query = build_query(
             since=self.since or None,
-            until=self.until or None,
+            until=self.until or self.at or None,
             levels=self.level,
             event_ids=[self.event_id] if self.event_id else [],
             sources=[self.source] if self.source else [],
             logs=[self.log] if self.log else [],
-            now=now or datetime.now(UTC),
+            now=reference,
         )
         sweep: int | str | None = self.sweep.strip() or None
         targets = [self.target.strip()] if self.target.strip() else []
@@ -102,10 +111,11 @@ class Search:
         return replace(self, after="", **changes)
 
     def pinned(self, now: datetime) -> Search:
-        """The search with ``until`` fixed at ``now`` when it was open-ended (for page links)."""
-        if self.until:
+        """The search with its moment fixed at ``now`` (for the page, histogram and facet links:
+        paging never shifts a window like ``24h``, and the summaries stay the same)."""
+        if self.at:
             return self
-        return replace(self, until=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return replace(self, at=iso(now))
 
     def with_level(self, level: str) -> Search:
         levels = self.level if level in self.level else (*self.level, level)

@@ -50,12 +50,20 @@ def test_a_bad_search_is_one_line_naming_the_field(field: str, value: object, wo
         Search(group="nope")
 
 
-def test_pinned_pages_keep_their_end() -> None:
+def test_pinned_pages_keep_their_window() -> None:
     from datetime import UTC, datetime
 
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    assert Search(since="8h").pinned(now).until == "2026-11-20T12:00:00.000000Z"
-    assert Search(until="1h").pinned(now).until == "1h"
+    pinned = Search(since="8h").pinned(now)
+    assert pinned.at == "2026-11-20T12:00:00.000000Z" and pinned.until == ""
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    where = pinned.filter(later)  # a page link followed a day later: the same window
+    assert (where.since, where.until) == ("2026-11-20T04:00:00.000000Z", pinned.at)
+    assert Search(since="8h", until="1h").pinned(now).filter(later).until == (
+        "2026-11-20T11:00:00.000000Z")  # fmt: skip
+    assert pinned.pinned(later) is pinned
+    with pytest.raises(UsageError, match="at:"):
+        Search(at="soon").filter()
 
 
 def test_glob_escape_matches_only_itself() -> None:
