@@ -727,6 +727,14 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     "rule and host, no events": Run(hunt_summary, servers=True),
     "eventsweep rules check ~/sigma/rules                                            # which "
     "rules load, which don't, and why": Run(rules_check_sigmahq),
+    # the Web application section: serve runs until stopped, so tests/web/ runs these
+    "eventsweep demo-data demo && eventsweep sweep demo --since 7d && eventsweep serve": Covered(
+        "tests/web/test_readme_web.py::test_quick_start_serves_the_demo"
+    ),
+    "eventsweep serve --store cases/acme.db --port 8443 --token-file token --inventory-dir "
+    "inventories": Covered(
+        "tests/web/test_readme_web.py::test_a_case_store_with_a_token_and_inventories"
+    ),
 }
 
 

@@ -8,6 +8,7 @@
     sweeps    eventsweep sweeps: the sweeps kept
     prune     eventsweep prune: retention
     demo      eventsweep demo-data
+    serve     eventsweep serve (the web application, eventsweep.web)
     progress  the terminal's progress line, fed by what the sweep pushes
 
 Exit status: 0 every target ok, 1 any target not ok, 2 usage error (one line on stderr),
@@ -39,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, follow, hunt, prune, query, sweep, sweeps
+    from eventsweep.cli import demo, follow, hunt, prune, query, serve, sweep, sweeps
 
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweeps.add_parser(commands)
     prune.add_parser(commands)
     demo.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 

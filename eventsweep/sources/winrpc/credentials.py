@@ -7,10 +7,11 @@ Where the secret comes from, first match wins:
    with the target's user;
 2. no user named (in the target or the file): anonymous (or, with Kerberos, the principal of
    the ticket cache);
-3. ``EVENTSWEEP_NTHASH``: an NT hash, 32 hex digits (or impacket's ``LM:NT`` form);
-4. ``EVENTSWEEP_PASSWORD``;
-5. a prompt on the terminal, once per run, when the run is interactive;
-6. nothing: an empty password.
+3. a password typed for this sweep only (``WinOptions.password``: the web application's form);
+4. ``EVENTSWEEP_NTHASH``: an NT hash, 32 hex digits (or impacket's ``LM:NT`` form);
+5. ``EVENTSWEEP_PASSWORD``;
+6. a prompt on the terminal, once per run, when the run is interactive;
+7. nothing: an empty password.
 
 With ``WinOptions.kerberos`` the logon uses Kerberos with the ticket cache named by
 ``KRB5CCNAME`` (the secret, if any, is used only to get a ticket when the cache has none).
@@ -111,6 +112,8 @@ def resolve(
     base = Credentials(user=target.user, domain=target.domain, kerberos=settings.kerberos)
     if not target.user:
         return base  # anonymous, or Kerberos with the principal of the ticket cache
+    if settings.password:
+        return replace(base, password=settings.password, origin="typed for this sweep")
     if environ.get(NTHASH_ENV):
         return replace(base, nthash=nthash(environ[NTHASH_ENV], NTHASH_ENV), origin=NTHASH_ENV)
     if environ.get(PASSWORD_ENV):

@@ -1,0 +1,264 @@
+"""The web application's costs (issue 13).
+
+    python3 -m eventsweep.cli demo-data /tmp/big --size 1G
+    python3 bench/bench_web.py --big /tmp/big/DC01/Security.evtx --rounds 5
+
+1. **First events on screen**: a real browser (Debian's chromium) on the new-sweep page of a
+   server over an empty store; the time from pressing *Start* (a local sweep of the demo data,
+   its last week) to the first event row in the page (over server-sent events).
+2. **Reading the store**: the 1.1 M events of the 1 GB demo Security file swept into a store
+   (once, kept in ``--store``, default ``$TMPDIR/eventsweep-web-bench.db``); then, through a
+   real uvicorn on loopback, each API call timed at the client (the server's time plus a
+   loopback round trip): a results page of 50 rows for several filters, at the first page and
+   deep in the result (the keyset token of page 200), the histogram of the whole range, the
+   facets.
+3. **50 watchers**: the same local sweep started through the API of ``eventsweep serve`` (a
+   process of its own) with no watcher and with 50 server-sent-event streams open on it (from
+   the benchmark's process), interleaved; the sweep's wall time (its live state's
+   start to its end) compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eventsweep.demo import generate  # noqa: E402
+from eventsweep.model import parse_iso  # noqa: E402
+from eventsweep.query import build_query  # noqa: E402
+from eventsweep.runner import sweep  # noqa: E402
+from eventsweep.store.writer import StoreWriter  # noqa: E402
+from eventsweep.web.context import WebConfig  # noqa: E402
+from tests.testbed.net import free_port  # noqa: E402
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
+
+
+def first_events(demo: Path, rounds: int) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    times: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as scratch:
+                config = WebConfig(store=str(Path(scratch) / "events.db"))
+                with serving(config) as served:
+                    page = browser.new_page()
+                    page.goto(served.url + "/sweeps/new")
+                    page.fill("textarea[name=targets]", str(demo))
+                    page.fill("input[name=since]", "7d")
+                    began = time.perf_counter()
+                    page.click("#start")
+                    page.locator("#recent tbody tr").first.wait_for(timeout=30_000)
+                    times.append(time.perf_counter() - began)
+                    page.locator("#live-state:has-text('ended')").wait_for(timeout=60_000)
+                    page.close()
+        browser.close()
+    return times
+
+
+def fill(store: Path, big: Path) -> None:
+    if store.exists():
+        return
+    began = time.perf_counter()
+    outcomes = sweep([str(big)], build_query(since=None), outputs=[StoreWriter(str(store))])
+    print(f"stored {sum(o.events for o in outcomes)} events in {time.perf_counter() - began:.0f} s")
+
+
+def timed_get(client: httpx.Client, path: str, params: dict[str, Any], rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        response = client.get(path, params=params)
+        samples.append(time.perf_counter() - began)
+        response.raise_for_status()
+    return statistics.median(samples)
+
+
+def deep_token(client: httpx.Client, params: dict[str, Any], pages: int) -> tuple[str, int]:
+    """The keyset token of page ``pages + 1`` (or of the deepest page reached in 60 s)."""
+    token, depth, deadline = "", 0, time.monotonic() + 60
+    while depth < pages and time.monotonic() < deadline:
+        body = client.get("/api/events", params={**params, "after": token}).json()
+        if not body["next"]:
+            break
+        token, depth = body["next"], depth + 1
+    return token, depth
+
+
+def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
+    found: list[tuple[str, float]] = []
+    with serving(WebConfig(store=str(store))) as served, served.client() as client:
+        everything = {"since": ""}
+        first = client.get("/api/events", params={**everything, "size": 20}).json()["events"]
+        newest = parse_iso(first[0]["time"])
+        day = {"since": (newest.replace(hour=0, minute=0)).isoformat(), "until": ""}
+        filters: list[tuple[str, dict[str, Any]]] = [
+            ("no filter (all 1.1 M)", everything),
+            ("level audit_failure", {**everything, "level": "audit_failure"}),
+            ("event id 4625", {**everything, "event_id": "4625"}),
+            ("text: word 'logon'", {**everything, "q": "logon"}),
+            (
+                "source + level",
+                {
+                    **everything,
+                    "source": "Microsoft-Windows-Security-Auditing",
+                    "level": "audit_success",
+                },
+            ),
+            ("last day", day),
+        ]
+        for name, params in filters:
+            found.append(
+                (f"results page, first: {name}", timed_get(client, "/api/events", params, rounds))
+            )
+            token, depth = deep_token(client, params, 200)
+            if token:
+                deep = {**params, "after": token}
+                found.append(
+                    (
+                        f"results page {depth + 1} (keyset): {name}",
+                        timed_get(client, "/api/events", deep, rounds),
+                    )
+                )
+        found.append(
+            ("results page as HTML, no filter", timed_get(client, "/", everything, rounds))
+        )
+        found.append(
+            ("histogram, whole range", timed_get(client, "/api/histogram", everything, rounds))
+        )
+        found.append(
+            (
+                "histogram, whole range, level audit_failure",
+                timed_get(client, "/api/histogram", filters[1][1], rounds),
+            )
+        )
+        found.append(("facets, whole range", timed_get(client, "/api/facets", everything, rounds)))
+        found.append(("facets, last day", timed_get(client, "/api/facets", day, rounds)))
+        found.append(
+            ("facets, level audit_failure", timed_get(client, "/api/facets", filters[1][1], rounds))
+        )
+    return found
+
+
+async def watch(port: int, live: str) -> int:
+    """One watcher as cheap as a client can be (a raw socket counting the messages), so that
+    the benchmark's own CPU takes as little as possible from the server on a small machine."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /api/live/{live}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    writer.write(request.encode())
+    messages, tail = 0, b""
+    while chunk := await reader.read(65536):
+        text = tail + chunk
+        messages += text.count(b"event: ")
+        if b"event: end" in text:
+            break
+        tail = text[-6:]  # shorter than "event: ": never counted twice
+    writer.close()
+    return messages
+
+
+def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        token = client.get("/api/session").json()["csrf"]
+        body = {"targets": [str(demo)], "since": "7d"}
+        live = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token}).json()["id"]
+
+        port = int(url.rsplit(":", 1)[1])
+
+        async def all_watch() -> list[int]:
+            return await asyncio.gather(*(watch(port, live) for _ in range(watchers)))
+
+        counts = asyncio.run(all_watch()) if watchers else []
+        while (state := client.get(f"/api/live/{live}").json())["running"]:
+            time.sleep(0.05)
+    wall = (parse_iso(state["ended"]) - parse_iso(state["started"])).total_seconds()
+    return wall, min(counts) if counts else 0
+
+
+def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
+    """The server in a process of its own (``eventsweep serve``, as users run it), the 50
+    watchers in this one (as browsers would be: not sharing the server's interpreter)."""
+    found = []
+    scratch = Path(tempfile.mkdtemp())
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_PORT": str(port)}
+    command = [sys.executable, "-m", "eventsweep.cli", "serve", "--store", str(scratch / "s.db")]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                httpx.get(url + "/static/style.css")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        one_sweep(url, demo, 0)  # warm: worker pool, store created
+        for _ in range(rounds):
+            alone, _ = one_sweep(url, demo, 0)
+            watched, messages = one_sweep(url, demo, 50)
+            found.append((alone, watched, messages))
+    finally:
+        server.terminate()
+        server.wait(30)
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--big", default="/tmp/big/DC01/Security.evtx")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--store",
+        default=str(Path(tempfile.gettempdir()) / "eventsweep-web-bench.db"),
+        help="the store of the big file's events (filled once, then reused)",
+    )
+    parser.add_argument("--parts", default="first,watchers,reads", help="which measures")
+    arguments = parser.parse_args()
+    parts = set(arguments.parts.split(","))
+    print(f"# {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        demo = Path(scratch) / "demo"
+        generate(demo)
+        if "first" in parts:
+            times = first_events(demo, arguments.rounds)
+            print(
+                "first events on screen after Start, s:",
+                " ".join(f"{t:.3f}" for t in times),
+                f"(median {statistics.median(times):.3f})",
+            )
+        rows = watchers(demo, arguments.rounds) if "watchers" in parts else []
+        for alone, watched, messages in rows:
+            print(
+                f"sweep alone {alone:.3f} s, with 50 watchers {watched:.3f} s "
+                f"({watched / alone - 1:+.1%}); each watcher got >= {messages} messages"
+            )
+        if rows:
+            ratio = statistics.median(w / a for a, w, _ in rows)
+            print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+    if "reads" not in parts:
+        return 0
+    big = Path(arguments.big)
+    store = Path(arguments.store)
+    fill(store, big)
+    for name, seconds in reading(store, arguments.rounds):
+        print(f"{seconds * 1000:8.1f} ms  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The JSON API (``/api/…``): everything the pages show and do, for scripts (OpenAPI at
+``/api/openapi.json``). The pages call the same functions (:func:`results`, :func:`summary`…).
+
+A state-changing call (POST) needs the session's CSRF token in ``X-CSRF-Token``:
+``GET /api/session`` gives it (and the session cookie to send it with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Query as Param
+from fastapi import Request as HttpRequest
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from eventsweep.errors import UsageError
+from eventsweep.store.reader import Histogram, Page, Reader, Stored, SweepRecord
+from eventsweep.web.context import Context, SweepSpec
+from eventsweep.web.live import LiveSweep, watch
+from eventsweep.web.search import PAGE_SIZES, Search
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def context(request: HttpRequest) -> Context:
+    found: Context = request.app.state.context
+    return found
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+def search_of(
+    since: str = "24h",
+    until: str = "",
+    level: Annotated[list[str], Param()] = [],  # noqa: B006 (FastAPI reads, never mutates)
+    event_id: str = "",
+    source: str = "",
+    log: str = "",
+    target: str = "",
+    q: str = "",
+    sweep: str = "",
+    group: str = "time",
+    order: str = "desc",
+    size: int = 50,
+    after: str = "",
+    at: str = "",
+) -> Search:
+    """The query bar's parameters (the same for every page and API call that searches)."""
+    try:
+        return Search(
+            since, until, tuple(level), event_id, source, log, target, q, sweep, group, order,
+            size if size in PAGE_SIZES else 50, after, at,
+        )  # fmt: skip
+    except UsageError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+Searched = Annotated[Search, Depends(search_of)]
+
+
+# ---- what the pages and the API both compute ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    search: Search  # with its moment (``at``) fixed, for the page links
+    page: Page
+    groups: list[tuple[str, int, Page]]  # grouped by target: (target, its count, first page)
+
+
+def bad_request(exc: UsageError) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+async def results(ctx: Context, search: Search) -> Results:
+    now = datetime.now(UTC)
+    pinned = search.pinned(now)
+    try:
+        where = pinned.filter(now)
+    except UsageError as exc:
+        raise bad_request(exc) from None
+    newest = search.order == "desc"
+
+    def work(reader: Reader) -> Results:
+        if search.group == "target":
+            return Results(pinned, Page([], None), _groups(reader, pinned, now))
+        page = reader.events(
+            where, newest_first=newest, size=search.size, after=search.after or None
+        )
+        return Results(pinned, page, [])
+
+    try:
+        return await ctx.read(work, Results(pinned, Page([], None), []))
+    except UsageError as exc:
+        raise bad_request(exc) from None
+
+
+GROUP_TARGETS = 20  # targets shown when grouped by target (their top events each)
+GROUP_ROWS = 10
+
+
+def _groups(reader: Reader, search: Search, now: datetime) -> list[tuple[str, int, Page]]:
+    from dataclasses import replace
+
+    from eventsweep.web.search import glob_escape
+
+    where = search.filter(now)
+    found = reader.facets(where, top=GROUP_TARGETS).get("target", [])
+    newest = search.order == "desc"
+    groups = []
+    for target, count in found:
+        one = replace(where, targets=(glob_escape(str(target)),))
+        groups.append(
+            (str(target), count, reader.events(one, newest_first=newest, size=GROUP_ROWS))
+        )
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    histogram: Histogram
+    facets: dict[str, list[tuple[Any, int]]]
+
+
+async def histogram(ctx: Context, search: Search) -> Histogram:
+    where = _filter(search)
+    empty = Histogram("", "", 0, [])
+    return await ctx.summary("histogram", where, lambda reader: reader.histogram(where), empty)
+
+
+async def facets(ctx: Context, search: Search) -> dict[str, list[tuple[Any, int]]]:
+    where = _filter(search)
+    return await ctx.summary("facets", where, lambda reader: reader.facets(where), {})
+
+
+def _filter(search: Search) -> Any:
+    now = datetime.now(UTC)
+    try:
+        return search.pinned(now).filter(now)
+    except UsageError as exc:
+        raise bad_request(exc) from None
+
+
+def event_json(stored: Stored) -> dict[str, Any]:
+    return {"id": stored.id, "sweep": stored.sweep, **stored.event.to_dict()}
+
+
+def sweep_json(record: SweepRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "id": record.id,
+        "started": record.started,
+        "ended": record.ended,
+        "command": record.command,
+        "query": record.query,
+        "targets": record.targets,
+        "events": record.events,
+        "failed": record.failed,
+        "outcomes": [
+            {**outcome.to_dict(), "stored": record.stored.get(outcome.target, 0)}
+            for outcome in record.outcomes
+        ],
+    }
+
+
+# ---- routes ------------------------------------------------------------------------------------
+
+
+@router.get("/session")
+async def session(request: HttpRequest) -> dict[str, Any]:
+    """This session's CSRF token (send it as ``X-CSRF-Token`` on every POST)."""
+    return {"csrf": request.state.csrf}
+
+
+@router.get("/events")
+async def events(ctx: Ctx, search: Searched) -> dict[str, Any]:
+    """One page of events (keyset: pass ``next`` back as ``after``); grouped by target:
+    each target's first events."""
+    found = await results(ctx, search)
+    body: dict[str, Any] = {"search": found.search.to_dict(), "store": ctx.has_store()}
+    if search.group == "target":
+        body["groups"] = [
+            {"target": target, "count": count, "events": [event_json(s) for s in page.events]}
+            for target, count, page in found.groups
+        ]
+    else:
+        body["events"] = [event_json(stored) for stored in found.page.events]
+        body["next"] = found.page.next
+    return body
+
+
+@router.get("/events/{event_id}")
+async def event(ctx: Ctx, event_id: int) -> dict[str, Any]:
+    """One event, every field (``data`` included)."""
+    found = await ctx.read(lambda reader: reader.event(event_id), None)
+    if found is None:
+        raise HTTPException(404, "no such event")
+    return event_json(found)
+
+
+@router.get("/histogram")
+async def histogram_route(ctx: Ctx, search: Searched) -> dict[str, Any]:
+    """Counts per time bucket per level for the search."""
+    found = await histogram(ctx, search)
+    return {
+        "since": found.since,
+        "until": found.until,
+        "seconds": found.seconds,
+        "buckets": [{"start": start, "counts": counts} for start, counts in found.buckets],
+    }
+
+
+@router.get("/facets")
+async def facets_route(ctx: Ctx, search: Searched) -> dict[str, Any]:
+    """Top targets, sources, event ids and levels of the search, with counts."""
+    found = await facets(ctx, search)
+    return {
+        name: [{"value": value, "count": count} for value, count in values]
+        for name, values in found.items()
+    }
+
+
+@router.get("/sweeps")
+async def sweeps(ctx: Ctx, before: int | None = None) -> dict[str, Any]:
+    """Running sweeps started here, and past sweeps from the store (newest first)."""
+    none: list[SweepRecord] = []
+    past = await ctx.read(lambda reader: reader.sweeps(before=before), none)
+    return {
+        "running": [live.to_dict() for live in ctx.sweeps.running()],
+        "sweeps": [sweep_json(record) for record in past],
+    }
+
+
+@router.get("/sweeps/{ref}")
+async def sweep(ctx: Ctx, ref: str) -> dict[str, Any]:
+    """One past sweep by number or id, with every target's outcome."""
+    found = await ctx.read(lambda reader: reader.sweep(ref), None)
+    if found is None:
+        raise HTTPException(404, "no such sweep")
+    return sweep_json(found)
+
+
+class SweepBody(BaseModel):
+    """A new sweep. Texts as the command line's flags take them."""
+
+    targets: list[str] = Field(default_factory=list, description="targets, as `sweep` takes")
+    inventories: list[str] = Field(default_factory=list, description="names from /api/inventories")
+    since: str = "24h"
+    until: str = ""
+    levels: list[str] = Field(default_factory=list)
+    event_ids: str = ""
+    sources: str = ""
+    logs: str = ""
+    grep: str = ""
+    new: bool = Field(False, description="only what arrived since the last sweep of each target")
+    password: str = Field("", description="win:// password for this sweep only; never kept")
+
+    def spec(self) -> SweepSpec:
+        return SweepSpec(
+            tuple(self.targets), tuple(self.inventories), self.since, self.until,
+            tuple(self.levels), self.event_ids, self.sources, self.logs, self.grep, self.new,
+            self.password,
+        )  # fmt: skip
+
+
+@router.post("/sweeps", status_code=201)
+async def start(ctx: Ctx, body: SweepBody) -> dict[str, Any]:
+    """Start a sweep; watch it at ``/api/live/{id}/stream``."""
+    try:
+        live = await ctx.start_sweep(body.spec())
+    except UsageError as exc:
+        raise bad_request(exc) from None
+    return {"id": live.id, "live": f"/api/live/{live.id}", "page": f"/live/{live.id}"}
+
+
+def live_of(ctx: Context, sweep_id: str) -> LiveSweep:
+    live = ctx.sweeps.get(sweep_id)
+    if live is None:
+        raise HTTPException(404, "no such running sweep (past sweeps: /api/sweeps)")
+    return live
+
+
+@router.get("/live/{sweep_id}")
+async def live(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
+    """A sweep started here: every target's state, the events so far."""
+    return live_of(ctx, sweep_id).to_dict()
+
+
+@router.get("/live/{sweep_id}/stream")
+async def stream(ctx: Ctx, sweep_id: str, seen: int = 0) -> EventSourceResponse:
+    """Server-sent events: ``state`` (as /api/live/{id}) on each change, ``events`` (the newest
+    arrivals after event number ``seen``, which a page rendered with), ``end``."""
+    found = live_of(ctx, sweep_id)
+    return EventSourceResponse(watch(found, seen), ping=15)
+
+
+@router.post("/live/{sweep_id}/cancel")
+async def cancel(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
+    """Stop a running sweep: targets not finished end as ``interrupted``."""
+    found = live_of(ctx, sweep_id)
+    found.stop.set()
+    found.bump()
+    return {"id": found.id, "cancelled": True}
+
+
+@router.get("/inventories")
+async def inventories(ctx: Ctx) -> list[dict[str, str]]:
+    """The inventory files the new-sweep form may name (inside --inventory-dir only)."""
+    found = ctx.inventories.listing()
+    return [{"name": item.name, "label": item.label} for item in found]
