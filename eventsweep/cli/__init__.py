@@ -23,6 +23,8 @@ import logging
 import multiprocessing.util
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -98,10 +100,13 @@ def entry() -> NoReturn:
     """The ``eventsweep`` command: :func:`main`, then an exit that waits for nothing.
 
     A blocking client may still sit in a thread (a connect the deadline gave up on): the
-    process must not wait for it. Output is flushed and the worker processes and their
-    temporary files are cleaned up as at a normal exit, then the process ends at once.
+    process must not wait for it. When one does, output is flushed, the worker processes and
+    their temporary files are cleaned up as at a normal exit, and the process ends at once;
+    otherwise it exits normally.
     """
     code = main()
+    if not _blocked_threads():
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -109,3 +114,16 @@ def entry() -> NoReturn:
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
     multiprocessing.util._exit_function()  # type: ignore[attr-defined]
     os._exit(code)
+
+
+def _blocked_threads(grace: float = 0.2) -> list[threading.Thread]:
+    """Threads that outlive a short grace: idle pool threads end once their pool is shut."""
+    deadline = time.monotonic() + grace
+    alive = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            alive.append(thread)
+    return alive
