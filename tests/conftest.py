@@ -1,33 +1,46 @@
 """Shared settings for the tests: where the shared .evtx corpus lives (tests/testbed/corpus.py),
-and which tests need a real server.
+and which tests need a real peer.
 
-The ``servers`` marker (registered in pyproject.toml) goes on every test that starts Samba or
-sshd or makes journal files with systemd-journal-remote: whole modules say so themselves
-(``pytestmark``: test_winrpc_samba, test_ssh_source); the README's commands that need one mark
-themselves (test_readme: their servers start on first use); elsewhere a test is marked when it
-uses one of the fixtures in :data:`SERVER_FIXTURES`. ``pytest -m "not servers"`` runs the rest.
+The ``servers`` marker (registered in pyproject.toml) goes on every test that needs a real peer:
+a server or browser the tests start (Samba, sshd, journal files made by systemd-journal-remote,
+uvicorn, chromium), or the shared corpora beside the repository (../shared: the .evtx files,
+SigmaHQ's rules and samples). Whole modules say so themselves (``pytestmark``); the README's
+commands that need one mark themselves; elsewhere a test is marked when it uses one of the
+fixtures in :data:`PEER_FIXTURES` or its module reads the shared corpora. ``pytest -m "not
+servers"`` runs the rest, in seconds, on any machine.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
 from tests.testbed.corpus import CORPUS
 
-SERVER_FIXTURES = frozenset(
+PEER_FIXTURES = frozenset(
     (
         "fleet",  # sshd (tests/testbed/sshd.py)
         "servers",  # Samba (tests/testbed/samba.py)
         "journal_dir",  # systemd-journal-remote (tests/testbed/journals.py)
+        "corpus",  # the shared .evtx corpus
     )
 )
+SHARED = ("tests.testbed.corpus", "tests.testbed.sigma", "testbed import corpus")
+
+
+@functools.cache
+def _reads_shared(path: str) -> bool:
+    text = Path(path).read_text(encoding="utf-8")
+    return any(name in text for name in SHARED)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if PEER_FIXTURES.intersection(getattr(item, "fixturenames", ())) or _reads_shared(
+            str(item.path)
+        ):
             item.add_marker(pytest.mark.servers)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_readme import README, readme_commands
+from tests.cli.test_readme import README, readme_commands
 from tests.testbed.net import free_port
 
 pytestmark = pytest.mark.servers

@@ -227,7 +227,7 @@ def test_progress_on_a_terminal_goes_to_stderr_only(corpus: Path) -> None:
 
 
 def test_ci_runs_the_readme_test_command() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
     commands = [line.strip() for line in block.splitlines() if line.strip()]

@@ -30,7 +30,7 @@ BIG_COPIES = 3
 ISO = re.compile(
     r"(1[6-9]|[2-9][0-9])[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z"
 )
-_ROOT = str(Path(__file__).resolve().parents[1])
+_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _bases() -> list[bytes]:

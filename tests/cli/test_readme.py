@@ -44,7 +44,7 @@ from tests.testbed.corpus import SMALL
 from tests.testbed.journals import Entry, make_journal
 from tests.testbed.samba import LogRecord, Samba, instance_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PREFIXES = ("eventsweep ", "python3 ", "bash ")
 NOT_RUN_HEADING = "## Commands not run by the tests"
@@ -638,7 +638,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Covered:
-    """Run by an existing test, ``tests/test_x.py::test_name``."""
+    """Run by an existing test, ``tests/x/test_y.py::test_name``."""
 
     test: str
 
@@ -663,7 +663,7 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     ),
     "bash scripts/test": NotRunnable(
         "it is the whole suite (CI runs it: .ci/run, checked by "
-        "tests/test_cli.py::test_ci_runs_the_readme_test_command)"
+        "tests/cli/test_cli.py::test_ci_runs_the_readme_test_command)"
     ),
     "eventsweep sweep 'win://CORP\\admin@dc01/System' win://admin@10.0.0.7:445/Application "
     "--since 8h": Run(windows_two_logs, servers=True),

@@ -142,5 +142,5 @@ def test_the_ssh_source_loads_without_asyncssh_and_without_a_cycle() -> None:
         [sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
-    session = Path(__file__).resolve().parents[1] / "eventsweep/sources/ssh_session.py"
+    session = Path(__file__).resolve().parents[2] / "eventsweep/sources/ssh_session.py"
     assert "eventsweep.sources.ssh import" not in session.read_text()
