@@ -7,6 +7,8 @@ import os
 import secrets
 import stat
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
@@ -62,6 +64,12 @@ def add_parser(commands: Any) -> None:
         metavar="DIR",
         help="where an empty store's 'sweep the demo data' writes it (default: in the user's"
         " data directory)",
+    )
+    add(
+        "--open",
+        action="store_true",
+        help="open the page in a web browser once the server answers ($BROWSER, else the"
+        " desktop's)",
     )
     flags.add_connections(parser)
     parser.set_defaults(run=run_serve)
@@ -155,8 +163,21 @@ def run_serve(arguments: argparse.Namespace) -> int:
             app, host=config.host, port=config.port, log_level="warning", access_log=False
         )
     )
+    if arguments.open:
+        url = f"http://{host}:{config.port}/?since=7d"
+        threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
     try:
         server.run()
     finally:
         concurrency.shutdown()
     return 0
+
+
+def _open_when_started(server: Any, url: str) -> None:
+    """The browser is pointed at the page once the server answers (nothing without one)."""
+    import webbrowser
+
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.started:
+        webbrowser.open(url)

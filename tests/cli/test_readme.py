@@ -42,6 +42,7 @@ from eventsweep.model import FIELDS, iso
 from tests.testbed import sshd
 from tests.testbed.corpus import SMALL
 from tests.testbed.journals import Entry, make_journal
+from tests.testbed.net import free_port
 from tests.testbed.samba import LogRecord, Samba, instance_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -365,12 +366,40 @@ def intro_mixed_targets_in_one_timeline(bed: Bed, command: Command) -> None:
 
 
 def quick_start(bed: Bed, command: Command) -> None:
-    # the suite runs from the source tree: the install itself is not run (see the README note)
-    written, swept = bed.run(command, {"python3 -m pip install . && ": ""})
+    # the suite runs from the source tree: the install itself is not run (see the README note);
+    # serve runs until stopped: it is started in the background, with a "browser" that notes
+    # the page it is asked to open, and that page is read
+    serve = " && eventsweep serve --open"
+    assert command.text.endswith(serve)
+    first = Command(command.text[: -len(serve)], command.exports)
+    written, swept = bed.run(first, {"python3 -m pip install . && ": ""})
     assert written.code == 0 and len(written.out.splitlines()) == 12
     assert all((bed.cwd / line).is_file() for line in written.out.splitlines())
     all_ok(swept, 12)
     assert len(events_of(swept.out)) > 50
+    opened = bed.cwd / "opened.txt"
+    browser = bed.cwd / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **bed.env, "EVENTSWEEP_PORT": str(port),
+           "BROWSER": f"{sys.executable} {browser} %s"}  # fmt: skip
+    argv = [sys.executable, "-m", "eventsweep.cli", "serve", "--open"]
+    server = subprocess.Popen(argv, cwd=bed.cwd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not opened.exists() or not opened.read_text():
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        url = opened.read_text()
+        assert url.startswith(f"http://127.0.0.1:{port}/")
+        import httpx
+
+        page = httpx.get(url, timeout=30)
+        assert page.status_code == 200
+        assert "DC01.corp.example.com" in page.text and "Security" in page.text
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
 
 
 def windows_two_logs(bed: Bed, command: Command) -> None:
@@ -658,9 +687,8 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     "--format jsonl > events.jsonl": Run(intro_inventory_window_to_a_file),
     "eventsweep sweep 'win://CORP\\admin@dc01/System' ssh://admin@web01 journal: ./evidence "
     "--group time": Run(intro_mixed_targets_in_one_timeline, servers=True),
-    "python3 -m pip install . && eventsweep demo-data demo && eventsweep sweep demo --since 8h": (
-        Run(quick_start)
-    ),
+    "python3 -m pip install . && eventsweep demo-data demo && eventsweep sweep demo --since 7d "
+    "&& eventsweep serve --open": Run(quick_start, servers=True),
     "bash scripts/test": NotRunnable(
         "it is the whole suite (CI runs it: .ci/run, checked by "
         "tests/cli/test_cli.py::test_ci_runs_the_readme_test_command)"
