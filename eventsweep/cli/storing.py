@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import TYPE_CHECKING
 
 from eventsweep.cli import flags
 from eventsweep.errors import UsageError
 from eventsweep.runner import Planned
-from eventsweep.store.writer import StoreWriter
+
+if TYPE_CHECKING:  # sqlite3 and the store are imported only when a sweep keeps its events
+    from eventsweep.store.writer import StoreWriter
 
 
 def store_output(
@@ -26,6 +29,8 @@ def store_output(
     refuse_inputs("--store", path, planned.sources)
     if getattr(arguments, "new", False) and command == "sweep":
         command = "sweep --new"
+    from eventsweep.store.writer import StoreWriter
+
     return StoreWriter(path, command=command)
 
 
