@@ -19,6 +19,7 @@ Exit status: 0 every target ok, 1 any target not ok, 2 usage error (one line on 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import multiprocessing.util
 import os
@@ -41,23 +42,38 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from eventsweep.cli import demo, follow, hunt, prune, query, serve, sweep, sweeps
+# each command's module, imported only when that command runs (or for --help: all of them)
+COMMANDS = {
+    "sweep": "sweep",
+    "hunt": "hunt",
+    "rules": "hunt",
+    "follow": "follow",
+    "query": "query",
+    "sweeps": "sweeps",
+    "prune": "prune",
+    "demo-data": "demo",
+    "serve": "serve",
+}
 
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of ``command`` (start-up pays for one)."""
     parser = _Parser(
         prog="eventsweep", description="Sweep the event logs of many machines at once."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sweep.add_parser(commands)
-    hunt.add_parsers(commands)
-    follow.add_parser(commands)
-    query.add_parser(commands)
-    sweeps.add_parser(commands)
-    prune.add_parser(commands)
-    demo.add_parser(commands)
-    serve.add_parser(commands)
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in wanted:
+        module = importlib.import_module(f"eventsweep.cli.{name}")
+        adder = getattr(module, "add_parsers", None) or module.add_parser
+        adder(commands)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of the arguments (the first that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     try:
-        arguments = build_parser().parse_args(argv)
+        arguments = build_parser(_command(argv)).parse_args(argv)
         code: int = arguments.run(arguments)
         return code
     except UsageError as exc:
