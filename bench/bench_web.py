@@ -89,6 +89,23 @@ def timed_get(client: httpx.Client, path: str, params: dict[str, Any], rounds: i
     return statistics.median(samples)
 
 
+def timed_page_two(client: httpx.Client, html: str, rounds: int) -> float:
+    """The next page of a page as a browser follows its link (the same ``at``: summaries
+    from the cache)."""
+    import html as markup
+    import re
+
+    found = re.search(r'href="([^"]*)" rel="next" id="next"', html)
+    if found is None:
+        return float("nan")
+    path, _, query = markup.unescape(found.group(1)).partition("?")
+    params = dict(pair.split("=", 1) for pair in query.split("&"))
+    from urllib.parse import unquote_plus
+
+    params = {key: unquote_plus(value) for key, value in params.items()}
+    return timed_get(client, path, params, rounds)
+
+
 def deep_token(client: httpx.Client, params: dict[str, Any], pages: int) -> tuple[str, int]:
     """The keyset token of page ``pages + 1`` (or of the deepest page reached in 60 s)."""
     token, depth, deadline = "", 0, time.monotonic() + 60
@@ -138,6 +155,13 @@ def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
         found.append(
             ("results page as HTML, no filter", timed_get(client, "/", everything, rounds))
         )
+        html = client.get("/", params=everything).text
+        found.append(
+            (
+                "results page 2 as HTML (its links: histogram, facets cached)",
+                timed_page_two(client, html, rounds),
+            )
+        )
         found.append(
             ("histogram, whole range", timed_get(client, "/api/histogram", everything, rounds))
         )
@@ -156,20 +180,21 @@ def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
 
 
 async def watch(port: int, live: str) -> int:
-    """One watcher as cheap as a client can be (a raw socket counting the messages), so that
-    the benchmark's own CPU takes as little as possible from the server on a small machine."""
+    """One watcher as cheap as a client can be (a raw socket; the messages counted at the
+    end), so that the benchmark's own CPU takes as little as possible from the server."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET /api/live/{live}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    request = (
+        f"GET /api/live/{live}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Connection: close\r\n\r\n"
+    )
     writer.write(request.encode())
-    messages, tail = 0, b""
+    received = bytearray()
     while chunk := await reader.read(65536):
-        text = tail + chunk
-        messages += text.count(b"event: ")
-        if b"event: end" in text:
+        received += chunk
+        if b"event: end" in received[-len(chunk) - 16 :]:
             break
-        tail = text[-6:]  # shorter than "event: ": never counted twice
     writer.close()
-    return messages
+    return received.count(b"event: ")
 
 
 def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
