@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eventsweep.demo import DAY_US, events, servers
 from eventsweep.demo.catalog import MIXES
+from eventsweep.formats.evtx.writer import EvtxWriter
 from eventsweep.model import Event
 from eventsweep.query import build_query
-from eventsweep.sinks.evtx import EvtxWriter
 from tests.testbed import run
 from tests.testbed.corpus import real_corpus_files
 

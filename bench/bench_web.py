@@ -75,7 +75,11 @@ def fill(store: Path, big: Path) -> None:
     if store.exists():
         return
     began = time.perf_counter()
-    outcomes = sweep([str(big)], build_query(since=None), outputs=[StoreWriter(str(store))])
+    outcomes = sweep(
+        [str(big)], build_query(since=None), outputs=[StoreWriter(str(store))], timeout=3600.0
+    )
+    if any(outcome.status != "ok" for outcome in outcomes):
+        raise SystemExit(f"the fill sweep did not end ok: {[o.line() for o in outcomes]}")
     print(f"stored {sum(o.events for o in outcomes)} events in {time.perf_counter() - began:.0f} s")
 
 

@@ -1,6 +1,6 @@
 """The same eventsweep command from two git revisions, interleaved round by round.
 
-    python bench/compare_revisions.py OLD NEW -- sweep FILE --all --format jsonl
+    python bench/compare_revisions.py OLD NEW [--new-only ARG] -- sweep FILE --all --format jsonl
 
 Each revision is checked out once into a temporary work tree (``git worktree add``); in every
 round the command runs once per revision, one after the other, with ``PYTHONPATH`` pointing at
@@ -52,6 +52,13 @@ def main() -> None:
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--new-only",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an argument given to NEW only (a flag OLD doesn't know, e.g. --no-store)",
+    )
     words = sys.argv[1:]
     cut = words.index("--") if "--" in words else len(words)
     arguments = parser.parse_args(words[:cut])
@@ -61,7 +68,8 @@ def main() -> None:
         try:
             ratios = []
             for n in range(arguments.rounds):
-                old, new = (_wall(tree, argv) for tree in trees)
+                old = _wall(trees[0], argv)
+                new = _wall(trees[1], [*argv, *arguments.new_only])
                 ratios.append(new / old)
                 print(f"round {n + 1}: old {old:.3f}s  new {new:.3f}s  new/old {new / old:.3f}")
             print(f"median new/old: {statistics.median(ratios):.3f}")

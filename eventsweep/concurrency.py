@@ -66,13 +66,22 @@ def _worker_started() -> None:
 
 def shutdown() -> None:
     """Release the pools without waiting for work nobody awaits any more: worker processes are
-    ended at once (a parse nobody will read is not worth finishing)."""
+    ended at once (a parse nobody will read is not worth finishing).
+
+    The process pool's manager thread is given a moment to end: at interpreter exit,
+    concurrent.futures wakes every manager thread still known, and one closing its wake-up
+    pipe right then makes that fail with a traceback (``OSError: [Errno 9] Bad file
+    descriptor`` in ``_python_exit``; CPython 3.11's ``_ThreadWakeup`` has no lock)."""
     for name, pool in _pools.items():
         processes = list(getattr(pool, "_processes", {}).values()) if name == "process" else []
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.terminate()
+    for pool in _pools.values():
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(timeout=2.0)
     _pools.clear()
 
 

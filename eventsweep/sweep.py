@@ -3,7 +3,8 @@
 Each source runs in its own task under a semaphore (``concurrency``) and a deadline
 (``timeout``) that bounds the whole target once it starts. Events go into a per-target
 :class:`~eventsweep.spool.Spool`; :meth:`Sweep.items` hands them on grouped by target (targets
-in the order given) or merged into one timeline, newest first, each target's outcome after its
+in the order given) or merged into one timeline, exactly newest first (an external sort:
+:mod:`eventsweep.timeline`), each target's outcome after its
 last event. What happens is pushed to listeners as it happens (:data:`Progress`). A target
 never raises out of its task: every failure becomes its :class:`Outcome`. :meth:`Sweep.stop`
 cuts the sweep short: targets not finished end as ``interrupted``.
@@ -15,7 +16,6 @@ Nothing here knows a source's kind: per-target state travels through the
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,12 +28,11 @@ from eventsweep.errors import TargetError
 from eventsweep.model import Bookmark, Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
 from eventsweep.spool import Budget, Spool
+from eventsweep.timeline import timeline
 
 log = logging.getLogger(__name__)
 
 GROUPS = ("target", "time")
-REORDER = 512  # events held per target to put a nearly sorted stream in exact time order
-MERGED = 1_000  # events of the merged timeline handed on at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +132,12 @@ class Sweep:
                     yield await self._ended(index)
             else:
                 if not self._stopping:
-                    async for batch in self._by_time():
-                        if self._stopping:
-                            break
-                        yield batch
+                    streams = [spool.batches() for spool in self._spools]
+                    async with aclosing(timeline(streams)) as merged:
+                        async for batch in merged:
+                            if self._stopping:
+                                break
+                            yield batch
                 for index in range(len(self.sources)):
                     yield await self._ended(index)
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -174,22 +175,6 @@ class Sweep:
         for listener in self.listeners:
             listener(progress)
 
-    async def _by_time(self) -> AsyncIterator[Batch]:
-        streams = [_reordered(spool) for spool in self._spools]
-        heap: list[tuple[_Newest, int, Event]] = []
-        for index, stream in enumerate(streams):
-            await _push(heap, index, stream)
-        merged: list[Event] = []
-        while heap:
-            _, index, event = heapq.heappop(heap)
-            merged.append(event)
-            if len(merged) >= MERGED:
-                yield Batch(merged)
-                merged = []
-            await _push(heap, index, streams[index])
-        if merged:
-            yield Batch(merged)
-
     async def _run(self, index: int, source: Source) -> None:
         target, started = source.target, time.monotonic()
         status = TargetStatus(resume=dict(self._resume.get(target, {})))
@@ -225,7 +210,9 @@ class Sweep:
                             batch = batch[: limit - counter[0]]
                         spool.extend(batch)
                         counter[0] += len(batch)
-                        self._emit(Read(index, source.target, len(batch), counter[0]))
+                        added = len(batch)
+                        del item, batch  # a waiting target holds no list of its own
+                        self._emit(Read(index, source.target, added, counter[0]))
                         if limit is not None and counter[0] >= limit:
                             whole = False  # older records of the window were not read
                             break
@@ -236,42 +223,6 @@ class Sweep:
         state = "partial" if status.partial else "ok"
         marks = tuple(status.bookmarks.values()) if whole else ()
         return _outcome(source.target, state, counter[0], status, started, bookmarks=marks)
-
-
-class _Newest:
-    """Heap key that puts the newest time first."""
-
-    __slots__ = ("time",)
-
-    def __init__(self, time: str) -> None:
-        self.time = time
-
-    def __lt__(self, other: _Newest) -> bool:
-        return self.time > other.time
-
-
-async def _reordered(spool: Spool, window: int = REORDER) -> AsyncIterator[Event]:
-    """A spool's events newest first by time, exactly for any stream whose events stray fewer
-    than ``window`` places from their sorted position (logs ordered by record number, clocks
-    stepping back); ties keep their arrival order."""
-    held: list[tuple[_Newest, int, Event]] = []
-    order = 0
-    async for batch in spool.batches():
-        for event in batch.events():
-            heapq.heappush(held, (_Newest(event.time), order, event))
-            order += 1
-            if len(held) > window:
-                yield heapq.heappop(held)[2]
-    while held:
-        yield heapq.heappop(held)[2]
-
-
-async def _push(
-    heap: list[tuple[_Newest, int, Event]], index: int, stream: AsyncIterator[Event]
-) -> None:
-    event = await anext(stream, None)
-    if event is not None:
-        heapq.heappush(heap, (_Newest(event.time), index, event))
 
 
 def _outcome(

@@ -124,9 +124,9 @@ def test_records_without_an_event_or_a_system() -> None:
 def test_a_record_the_json_tools_refuse_is_counted_not_fatal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from eventsweep.formats.evtx.index import scan as chunks
     from eventsweep.query import build_query
     from eventsweep.sources import evtx_worker
-    from eventsweep.sources.evtx_layout import chunks
     from tests.testbed.corpus import CORPUS, SYNTHETIC
 
     path = str(CORPUS / SYNTHETIC)

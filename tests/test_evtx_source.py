@@ -126,7 +126,8 @@ def test_message_renders_named_data(corpus: Path) -> None:
 
 
 def test_window_reads_only_needed_chunks(corpus: Path) -> None:
-    from eventsweep.sources.evtx_layout import chunks, select
+    from eventsweep.formats.evtx.index import scan as chunks
+    from eventsweep.formats.evtx.index import select
 
     path = str(corpus / SYNTHETIC)
     selected = list(select(path, "2024-01-17T20:20:00.000000Z", "2024-01-17T21:20:00.000000Z"))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from eventsweep.formats.evtx.layout import CHUNK_SIZE, HEADER_SIZE
 from eventsweep.model import LEVELS, Event
 from eventsweep.sinks.evtx import EvtxWriter
-from eventsweep.sources.evtx_layout import CHUNK_SIZE, HEADER_SIZE
 from tests import evtx_readback as rb
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventsweep.formats.evtx.layout import render
 from eventsweep.model import LEVELS, Event
 from eventsweep.sinks.evtx import EvtxWriter
-from eventsweep.sources.evtx_layout import render
 from tests import evtx_readback as rb
 
 ODD = st.sampled_from(["", "#text", "#attributes", "\x00", "\ud800", "\uffff", "a b", '"<&>', "_"])

@@ -281,6 +281,11 @@ def readme_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd.Flee
 
 
 @pytest.fixture(scope="module")
+def readme_sigma_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sigma-cache")
+
+
+@pytest.fixture(scope="module")
 def readme_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_journal(tmp_path_factory.mktemp("readme-journal"), host_entries("local"))
 
@@ -476,6 +481,149 @@ def demo_size(bed: Bed, command: Command) -> None:
     assert 0.8 * (48 << 20) < sizes[largest] < 1.25 * (48 << 20)
 
 
+# ---- hunting ---------------------------------------------------------------------------------
+
+SCM_RULE = """\
+title: Service Control Manager errors
+id: 0b0e1f6a-8d0c-4a53-9a7a-7e3f2c9d0001
+status: test
+level: high
+logsource: {product: windows, service: system}
+detection:
+  selection: {Provider_Name: Service Control Manager, EventID: 1000}
+  filter: {Level: 4}
+  condition: selection and not filter
+"""
+SSHD_RULE = """\
+title: sshd failed password
+id: 0b0e1f6a-8d0c-4a53-9a7a-7e3f2c9d0002
+status: test
+level: medium
+logsource: {product: linux, service: sshd}
+detection:
+  keywords: ['Failed password']
+  condition: keywords
+"""
+LOCKOUT_RULE = """\
+title: Account locked out (my rule)
+id: 0b0e1f6a-8d0c-4a53-9a7a-7e3f2c9d0003
+status: stable
+level: critical
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: 4740}
+  condition: selection
+"""
+
+
+def _sigma() -> Path:
+    from tests.testbed.sigma import SIGMA
+
+    return SIGMA
+
+
+def _hunt_bed(bed: Bed) -> None:
+    """Compiled rules cached once for the whole module (the first load compiles them all)."""
+    cache = bed.fixture("readme_sigma_cache")
+    assert isinstance(cache, Path)
+    bed.env["EVENTSWEEP_CACHE"] = str(cache)
+
+
+def _rules_dir(bed: Bed, name: str, **texts: str) -> Path:
+    folder = bed.cwd / name
+    folder.mkdir()
+    for file, text in texts.items():
+        (folder / f"{file}.yml").write_text(text)
+    return folder
+
+
+def hunted(result: Result, count: int) -> None:
+    """all_ok, past the lines about rules that did not load."""
+    err = "".join(
+        f"{line}\n" for line in result.err.splitlines() if not line.startswith("eventsweep: ")
+    )
+    all_ok(Result(result.argv, result.code, result.out, err), count)
+
+
+def detections_of(text: str) -> list[dict[str, object]]:
+    found = [json.loads(line) for line in text.splitlines()]
+    assert all(tuple(record) == (*FIELDS, "rule") for record in found)
+    return found
+
+
+def hunt_fleet_sigmahq(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    demo = bed.demo()
+    fleet = bed.fleet
+    files = sorted(map(str, demo.rglob("*.evtx")))
+    (bed.cwd / "fleet.txt").write_text("\n".join([fleet.target(WEB), *files]) + "\n")
+    (result,) = bed.run(command, {"~/sigma/rules": str(_sigma() / "rules")}, bed.ssh_flags())
+    hunted(result, 13)
+    found = detections_of(result.out)
+    assert len(found) > 10 and all(str(r["time"]) >= hours_ago(24.01) for r in found)
+    assert {"User Logoff Event"} <= {r["rule"]["title"] for r in found}  # type: ignore[index]
+
+
+def hunt_case_two_rule_sets(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    shutil.copytree(bed.demo("week-demo", end="2024-01-20T00:00:00Z"), bed.cwd / "case")
+    _rules_dir(bed, "my-rules", lockout=LOCKOUT_RULE)
+    window = ["--since", "2024-01-13T00:00:00Z", "--until", "2024-01-20T00:00:00Z"]
+    replace = {"~/sigma/rules": str(_sigma() / "rules")}
+    (result,) = bed.run(command, replace, [*window, "--format", "jsonl"])
+    hunted(result, 12)
+    found = detections_of(result.out)
+    levels = {r["rule"]["level"] for r in found}  # type: ignore[index]
+    assert levels <= {"high", "critical"} and "critical" in levels
+    assert "Account locked out (my rule)" in {r["rule"]["title"] for r in found}  # type: ignore[index]
+    times = [str(r["time"]) for r in found]
+    assert times == sorted(times, reverse=True)
+
+
+def hunt_windows_and_linux_to_jsonl(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    _rules_dir(bed, "rules", scm=SCM_RULE, sshd=SSHD_RULE)
+    bed.env["EVENTSWEEP_PASSWORD"] = PASSWORD
+    replace = {
+        "'win://CORP\\admin@dc01/Security'": bed.samba.url("System"),
+        "ssh://web01": bed.fleet.target(WEB),
+    }
+    (result,) = bed.run(command, replace, bed.ssh_flags())
+    hunted(result, 2)
+    found = detections_of((bed.cwd / "detections.jsonl").read_text())
+    titles = [r["rule"]["title"] for r in found]  # type: ignore[index]
+    # System: 40 records, a third of each type; the rule wants the non-information ones
+    assert titles.count("Service Control Manager errors") == 27
+    assert titles.count("sshd failed password") == 2
+
+
+def hunt_summary(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    _rules_dir(bed, "rules", sshd=SSHD_RULE, lockout=LOCKOUT_RULE)
+    demo = bed.demo("week-demo", end="2024-01-20T00:00:00Z")
+    fleet = bed.fleet
+    targets = [fleet.target(WEB), fleet.target(DB), str(demo / "DC01/Security.evtx")]
+    (bed.cwd / "fleet.txt").write_text("\n".join(targets) + "\n")
+    window = ["--since", "2024-01-13T00:00:00Z"]
+    (result,) = bed.run(command, extra=[*window, *bed.ssh_flags()])
+    hunted(result, 3)
+    header, *rows = result.out.splitlines()
+    assert header.split() == ["count", "level", "rule", "target"]
+    counted = {(row.split()[-1], row.split()[0]) for row in rows}
+    assert (fleet.target(WEB), "2") in counted and (fleet.target(DB), "2") in counted
+    assert any(target.endswith("DC01/Security.evtx") for target, _ in counted)
+
+
+def rules_check_sigmahq(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    (result,) = bed.run(command, {"~/sigma/rules": str(_sigma() / "rules")})
+    assert result.code == 1  # SigmaHQ has rules for products eventsweep doesn't read
+    lines = result.out.splitlines()
+    assert re.fullmatch(r"\d+ rules loaded \(\d+ Windows, \d+ Linux\), \d+ not loaded", lines[-1])
+    assert int(lines[-1].split()[0]) > 2000
+    assert all(line.startswith("not loaded  ") for line in lines[:-1])
+
+
 # ---- how each README command is covered --------------------------------------------------------
 
 
@@ -577,6 +725,16 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     "inventories": Covered(
         "tests/web/test_readme_web.py::test_a_case_store_with_a_token_and_inventories"
     ),
+    "eventsweep hunt -i fleet.txt --rules ~/sigma/rules --since 24h                  # every "
+    "detection, newest first": Run(hunt_fleet_sigmahq, servers=True),
+    "eventsweep hunt ./case/ --rules ~/sigma/rules/windows --rules my-rules/ --rule-level "
+    "high,critical --group time": Run(hunt_case_two_rule_sets),
+    "eventsweep hunt 'win://CORP\\admin@dc01/Security' ssh://web01 --rules rules/ --format jsonl "
+    "> detections.jsonl": Run(hunt_windows_and_linux_to_jsonl, servers=True),
+    "eventsweep hunt -i fleet.txt --rules rules/ --summary                           # counts per "
+    "rule and host, no events": Run(hunt_summary, servers=True),
+    "eventsweep rules check ~/sigma/rules                                            # which "
+    "rules load, which don't, and why": Run(rules_check_sigmahq),
 }
 
 

@@ -9,6 +9,7 @@ and target with ``--summary``. Only what some rule can match is read (:func:`pus
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -49,7 +50,9 @@ def add_parsers(commands: Any) -> None:
     flags.add_connections(hunt)
     hunt.set_defaults(run=run_hunt)
     rules = commands.add_parser("rules", help="Sigma rule sets", description="Sigma rule sets.")
-    verbs = rules.add_subparsers(dest="verb", required=True, parser_class=type(rules))
+    verbs = rules.add_subparsers(
+        dest="verb", required=True, parser_class=type(rules), help="what to do with them"
+    )
     check = verbs.add_parser(
         "check",
         help="which rules load, which don't, and why",
@@ -109,7 +112,7 @@ def tell_problems(problems: Sequence[RuleProblem], paths: Sequence[str]) -> None
         for problem in problems:
             print(f"eventsweep: rule not loaded: {defuse(problem.line())}", file=sys.stderr)
         return
-    reasons = Counter(problem.reason for problem in problems)
+    reasons = Counter(_kind(problem.reason) for problem in problems)
     print(
         f"eventsweep: {len(problems)} rules not loaded (eventsweep rules check"
         f" {' '.join(paths)} lists each with its file):",
@@ -119,6 +122,11 @@ def tell_problems(problems: Sequence[RuleProblem], paths: Sequence[str]) -> None
         print(f"eventsweep:   {count} × {defuse(reason, 120)}", file=sys.stderr)
     if len(reasons) > 5:
         print(f"eventsweep:   and {len(reasons) - 5} other reasons", file=sys.stderr)
+
+
+def _kind(reason: str) -> str:
+    """A problem's reason without the rule's title and quoted names, to count alike ones."""
+    return re.sub(r"'[^']*'", "'…'", reason.rsplit(": ", 1)[-1])
 
 
 def run_hunt(arguments: argparse.Namespace) -> int:

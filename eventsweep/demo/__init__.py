@@ -21,9 +21,9 @@ from random import Random
 
 from eventsweep.demo.catalog import LOGS, MIXES, ROLES, Draft, Host, Mix
 from eventsweep.errors import UsageError
+from eventsweep.formats.evtx.writer import EvtxWriter
 from eventsweep.model import Event, parse_iso
 from eventsweep.model import iso_from_epoch_us as iso_us
-from eventsweep.sinks.evtx import EvtxWriter
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US

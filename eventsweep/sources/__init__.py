@@ -22,7 +22,10 @@ imported only when a target of that scheme is given: a missing optional dependen
 one source, not the tool. ``plan(text, options)`` (``options``: the scheme's own, or None)
 validates the target text (raising
 :class:`~eventsweep.errors.UsageError`) and returns the sources it stands for (a directory or
-glob of .evtx files stands for one source per file).
+glob of .evtx files stands for one source per file). A source may name the thing it reads
+(``identity``, e.g. an .evtx file's device and inode): of the sources one plan finds with the
+same identity, only the first is kept, so a file reached through two links, two overlapping
+globs or twice on the command line is read once.
 """
 
 from __future__ import annotations
@@ -129,12 +132,17 @@ def plan(texts: Sequence[str], settings: Settings) -> list[Source]:
 
 
 def plan_by_scheme(texts: Sequence[str], settings: Settings) -> list[tuple[str, Source]]:
-    """:func:`plan`, each source with the scheme it was planned by."""
+    """:func:`plan`, each source with the scheme it was planned by; a source whose
+    ``identity`` was planned already (one real file named twice) is planned once."""
     schemes = [scheme_of(text) for text in texts]  # validate every scheme first
     planned: list[tuple[str, Source]] = []
+    seen: set[object] = set()
     for scheme, text in zip(schemes, texts, strict=True):
-        found = _planner(scheme)(text, settings.options.get(scheme))
-        planned.extend((scheme, source) for source in found)
+        for source in _planner(scheme)(text, settings.options.get(scheme)):
+            identity = getattr(source, "identity", None)
+            if identity is None or identity not in seen:
+                seen.add(identity)
+                planned.append((scheme, source))
     return planned
 
 

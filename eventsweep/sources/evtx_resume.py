@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from eventsweep.model import Bookmark, Query, TargetStatus, iso_from_epoch_us
-from eventsweep.sources.evtx_layout import (
+from eventsweep.formats.evtx.index import ChunkSlot as Chunk
+from eventsweep.formats.evtx.layout import (
     CHUNK_HEADER_SIZE,
     CHUNK_SIZE,
     HEADER_SIZE,
     RECORD_HEAD,
     RECORD_MAGIC,
-    Chunk,
 )
+from eventsweep.model import Bookmark, Query, TargetStatus, iso_from_epoch_us
 
 LOG = "file"  # the one log of a file target, as bookmarks name it
 _FILETIME_EPOCH_US = 11_644_473_600_000_000  # 1601-01-01 → 1970-01-01 in microseconds
@@ -129,3 +129,31 @@ def report(status: TargetStatus, start: Start) -> None:
         status.warn(start.note, 0, partial=False)
     if start.mark is not None:
         status.bookmark(start.mark)
+
+
+Chosen = tuple[list[Chunk], int]  # chunks newest first, damaged slots
+
+
+def plan(
+    path: str,
+    query: Query,
+    resume: Bookmark | None,
+    window: Callable[[], Chosen],
+    every: Callable[[], Chosen],
+) -> tuple[list[Chunk], int, Start]:
+    """The chunks a read parses and where it starts. ``window()`` gives the chunks the query's
+    window needs, ``every()`` every chunk of the file (both: newest first, damaged slots).
+
+    With a bookmark, every chunk is looked at (the bookmarked record must be found, the log may
+    have wrapped); without one, the window's own selection is read, and the file's newest chunk
+    is its first when the window has no end (else every chunk is looked at for it)."""
+    if resume is not None and resume.record_id is not None:
+        found, damaged = every()
+        begun = start(path, found, resume)
+        if begun.chunks is not None:
+            return begun.chunks, damaged, begun
+        selected, damaged = window()
+        return selected, damaged, begun
+    selected, damaged = window()
+    newest = selected if query.until is None else every()[0]
+    return selected, damaged, start(path, newest[:1], None)

@@ -1,33 +1,33 @@
 """Parsing chunks of an .evtx file into events: the CPU-bound part, run in worker processes.
 
 A chunk is self-contained, so the file header followed by any chosen chunks parses like a file
-of its own. The `evtx` package (Rust) renders each record as JSON; orjson reads it, and the
-normalisation below maps it to the event shape, and orjson writes each event's JSON Lines text
-here, in the worker. Results travel back as (time, line) pairs: bytes pickle at the cost of a
-copy, and the parent decodes an event's fields only if something reads them
+of its own (:func:`~eventsweep.formats.evtx.index.assemble`). The `evtx` package (Rust) renders
+each record as JSON; orjson reads it, the normalisation below maps it to the event shape, and
+orjson writes each event's JSON Lines text here, in the worker. A group's events travel back as
+one list of times and one block of their lines (:class:`Group`): cheap to pickle, and the
+parent decodes an event's fields only if something reads them
 (:class:`~eventsweep.model.EncodedEvent`).
+
+Every value read from a record may be damaged (a bit flip on disk): a time that is not a valid
+fixed-width ISO time between 1601 and 9999 is never passed on. A damaged ``TimeCreated`` gives
+way to the record's write time; a record with neither, or with any other value that breaks the
+mapping, is skipped and counted (:attr:`Group.damaged`), never the file.
 """
 
 from __future__ import annotations
 
-import io
+import re
+import threading
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
 from evtx import PyEvtxParser
 
+from eventsweep.formats.evtx.index import SLACK_SECONDS, ChunkSlot, assemble
+from eventsweep.formats.evtx.layout import AUDIT_FAILURE, AUDIT_SUCCESS, LEVEL_WORDS, render
 from eventsweep.model import Query, parse_iso
-from eventsweep.sources.evtx_layout import (
-    AUDIT_FAILURE,
-    AUDIT_SUCCESS,
-    CHUNK_SIZE,
-    HEADER_SIZE,
-    LEVEL_WORDS,
-    SLACK_SECONDS,
-    Chunk,
-    render,
-)
 
 Encoded = tuple[str, bytes]
 """An event as a worker sends it: its time and its JSON Lines text (one object, newline)."""
@@ -36,54 +36,86 @@ _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 _loads, _dumps = orjson.loads, orjson.dumps
 _PLAIN = {n: word for n, word in LEVEL_WORDS.items() if n != 4}  # levels Keywords can't change
 _level_words: dict[tuple[Any, Any], str] = {}  # (Level, Keywords) as found → level word
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z")
+_fast = _TIME.fullmatch
+_HOURS: set[str] = set()  # "YYYY-MM-DDTHH" found valid
+_tally = threading.local()  # per parse: records whose TimeCreated was damaged (retimed)
+# What a record's mapping may raise on a damaged value: the record is skipped, not the file.
+_DAMAGE = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError)
 
 
-class Parsed(NamedTuple):
-    """What a group of chunks gave."""
+class Group(NamedTuple):
+    """What a group of chunks gave: the matching events, record id descending, as their times
+    and one block of their JSON lines; and counts."""
 
-    events: list[Encoded]  # the matching events, record id descending
+    times: list[str]
+    lines: bytes
     errors: int  # records and chunks the parser (or orjson) refused
     seen: int  # records read
     late: int  # records (window queries only) written over SLACK_SECONDS from TimeCreated
+    damaged: int = 0  # records skipped for a damaged value (no valid time, a broken field)
+    retimed: int = 0  # records whose TimeCreated was damaged: their write time is used
+
+
+class Parsed(NamedTuple):
+    """:class:`Group` with each event as a (time, line) pair."""
+
+    events: list[Encoded]
+    errors: int
+    seen: int
+    late: int
 
 
 def parse_chunks(
+    path: str, chunks: Iterable[ChunkSlot], query: Query, target: str, collected_at: str
+) -> Parsed:
+    """:func:`parse_group`, each event as a (time, line) pair."""
+    group = parse_group(path, chunks, query, target, collected_at)
+    lines = group.lines.splitlines(keepends=True)
+    return Parsed(list(zip(group.times, lines, strict=True)), group.errors, group.seen, group.late)
+
+
+def parse_group(
     path: str,
-    chunks: Iterable[Chunk],
+    chunks: Iterable[ChunkSlot],
     query: Query,
     target: str,
     collected_at: str,
     after: int | None = None,
-) -> Parsed:
-    """The matching events of the given chunks, and counts (:class:`Parsed`).
+) -> Group:
+    """The matching events of the given chunks, and counts (:class:`Group`).
 
-    Each event comes back encoded (:data:`Encoded`): its JSON text is made here, in the worker,
-    so the parent neither unpickles nor re-serialises its fields on the way to JSON Lines.
-    The parser raises for each bad chunk or record and resumes after it when asked for the
-    next one; counting those here (rather than through its skip_errors warnings, which go
-    through the process-global warnings filters) is safe in threads too. ``after``: only the
-    records whose header's record id is above it (``--new``, see evtx_resume).
+    Each event comes back encoded: its JSON text is made here, in the worker, so the parent
+    neither unpickles nor re-serialises its fields on the way to JSON Lines. The parser raises
+    for each bad chunk or record and resumes after it when asked for the next one; counting
+    those here (rather than through its skip_errors warnings, which go through the
+    process-global warnings filters) is safe in threads too. ``after``: only the records whose
+    header's record id is above it (``--new``, see :mod:`eventsweep.sources.evtx_resume`).
     """
     found: list[tuple[int, str, bytes]] = []
-    seen = errors = late = 0
+    seen = errors = late = damaged = 0
+    _tally.retimed = 0
     windowed = query.since is not None or query.until is not None
     filtered = query != Query(since=query.since, until=query.until, limit=query.limit)
-    records = PyEvtxParser(_assemble(path, chunks), number_of_threads=1).records_json()
+    records = PyEvtxParser(assemble(path, chunks), number_of_threads=1).records_json()
     while errors < _MAX_ERRORS:
         try:
             for record in records:
                 seen += 1
                 if record is None or (after is not None and record["event_record_id"] <= after):
                     continue
-                if windowed:
-                    created = _created_in(record["data"])
-                    if created[:13] != record["timestamp"][:13] and _late(created, record):
-                        late += 1
-                    if created and not query.in_window(created):
-                        continue
                 try:
+                    if windowed:
+                        created = _created_in(record["data"])
+                        if created[:13] != record["timestamp"][:13] and _late(created, record):
+                            late += 1
+                        if created and not query.in_window(created):
+                            continue
                     event = normalise(record, target, collected_at)
                     if event is None:
+                        continue
+                    if not event["time"]:
+                        damaged += 1
                         continue
                     if filtered:  # every filter, the window included
                         if not query.accepts(event):
@@ -91,24 +123,29 @@ def parse_chunks(
                     elif windowed and not query.in_window(event["time"]):
                         continue
                     line = _dumps(event) + b"\n"  # model.json_line, inlined: the hot loop
-                except (ValueError, TypeError):  # JSON the parser made but orjson refuses
+                except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # orjson refuses
                     errors += 1
+                    continue
+                except _DAMAGE:
+                    damaged += 1
                     continue
                 found.append((event["record_id"] or 0, event["time"], line))
             break
         except RuntimeError:  # a bad chunk or record; the parser goes on after it
             errors += 1
     found.sort(reverse=True)
-    return Parsed([(time, line) for _, time, line in found], errors, seen, late)
+    times = [time for _, time, _ in found]
+    lines = b"".join([line for _, _, line in found])
+    return Group(times, lines, errors, seen, late, damaged, _tally.retimed)
 
 
 def _created_in(text: str) -> str:
-    """TimeCreated read from the raw JSON, before decoding it ("" when absent)."""
+    """TimeCreated read from the raw JSON, before decoding it ("" when absent or damaged)."""
     at = text.find(_CREATED)
     if at < 0:
         return ""
     end = text.find('"', at + len(_CREATED))
-    return fixed_time(text[at + len(_CREATED) : end])
+    return valid_time(text[at + len(_CREATED) : end])
 
 
 def _late(created: str, record: dict[str, Any]) -> bool:
@@ -119,17 +156,6 @@ def _late(created: str, record: dict[str, Any]) -> bool:
         return False
     gap = parse_iso(written) - parse_iso(created)
     return abs(gap.total_seconds()) > SLACK_SECONDS
-
-
-def _assemble(path: str, chunks: Iterable[Chunk]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with open(path, "rb") as file:
-        buffer.write(file.read(HEADER_SIZE))
-        for chunk in chunks:
-            file.seek(HEADER_SIZE + chunk.slot * CHUNK_SIZE)
-            buffer.write(file.read(CHUNK_SIZE).ljust(CHUNK_SIZE, b"\x00"))
-    buffer.seek(0)
-    return buffer
 
 
 def normalise(record: dict[str, Any], target: str, collected_at: str) -> dict[str, Any] | None:
@@ -174,13 +200,42 @@ def _record_id(node: Any, record: dict[str, Any]) -> int:
 
 
 def _created(node: Any) -> str:
+    """TimeCreated's SystemTime, valid (:func:`valid_time`); "" when absent or damaged (a
+    damaged one is counted in the running parse's tally)."""
     try:
         text = node["#attributes"]["SystemTime"]
     except (TypeError, KeyError):
         return ""
-    if type(text) is str and len(text) == 27 and text[19] == "." and text[26] == "Z":
-        return text
-    return fixed_time(text)
+    if type(text) is str and _fast(text) is not None and text[:13] in _HOURS:
+        return text  # the common case: fixed width, digits, an hour seen before
+    time = valid_time(text)
+    if not time and text is not None:
+        _tally.retimed = getattr(_tally, "retimed", 0) + 1
+    return time
+
+
+def valid_time(text: Any) -> str:
+    """:func:`fixed_time`, if that is a real time between 1601 and 9999, else ""."""
+    fixed = fixed_time(text)
+    if _fast(fixed) is None or not _valid_hour(fixed[:13]):
+        return ""
+    return fixed
+
+
+def _valid_hour(text: str) -> bool:
+    """Whether ``YYYY-MM-DDTHH`` (digits already) names an hour of a day from 1601 to 9999
+    (those found valid are kept, up to a bound, for the common case's one lookup)."""
+    if text in _HOURS:
+        return True
+    try:
+        date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    if text[:4] >= "1601" and text[11:13] < "24":
+        if len(_HOURS) < 65_536:
+            _HOURS.add(text)
+        return True
+    return False
 
 
 def fixed_time(text: Any) -> str:
@@ -195,7 +250,7 @@ def fixed_time(text: Any) -> str:
 
 
 def _write_time(record: dict[str, Any]) -> str:
-    return fixed_time(str(record.get("timestamp", "")).removesuffix(" UTC"))
+    return valid_time(str(record.get("timestamp", "")).removesuffix(" UTC"))
 
 
 def _attribute(node: Any, name: str) -> Any:

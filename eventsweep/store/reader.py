@@ -22,6 +22,13 @@ snapshots), and never writes.
 
 An event comes back as a :class:`Stored`: its store id, the sweep that stored it, and the
 event (an :class:`~eventsweep.model.EncodedEvent`, its fields decoded when first read).
+
+A path with no store yet is a :class:`~eventsweep.errors.UsageError` here (``Reader`` never
+creates or writes anything); ``eventsweep.store.writer.connect(path).close()`` creates an empty
+store. Sweeps are kept by handing ``StoreWriter(path, command=...)`` to the sweep call
+(``eventsweep.runner.run(request, outputs=[..., writer])``); ``Request.resume`` takes
+:meth:`Reader.bookmarks` for ``--new``. A sweep still running has ``ended`` None and the
+outcomes of the targets that ended so far.
 """
 
 from __future__ import annotations

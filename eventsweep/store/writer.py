@@ -88,6 +88,7 @@ class _Held:
     """What the writer thread holds until its next commit."""
 
     rows: list[tuple[int, str]] = field(default_factory=list)
+    spans: list[tuple[str | None, int]] = field(default_factory=list)  # (target, rows) in order
     outcomes: list[Outcome] = field(default_factory=list)
     since: float = 0.0  # when the oldest row arrived
 
@@ -107,19 +108,23 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._positions: dict[str, int] = {}
+        self._by_target = False
 
     # ---- the Output interface (called from the output's thread) ----------------------------
 
     def open(self, sweep: SweepInfo) -> None:
         self._connection = connect(self.path)
         self._positions = {target: n for n, target in enumerate(sweep.targets)}
+        self._by_target = sweep.group == "target"
         self.sweep_seq = self._record_sweep(sweep)
         self._thread = threading.Thread(target=self._run, name="eventsweep-store", daemon=True)
         self._thread.start()
 
     def write(self, batch: Batch) -> None:
         if batch:
-            self._put(batch)
+            # grouped by target, a batch is one target's: its count is the insert's rowcount
+            target = batch.events()[0].target if self._by_target else None
+            self._put((target, batch))
 
     def outcome(self, outcome: Outcome) -> None:
         self._put(outcome)
@@ -182,7 +187,10 @@ class StoreWriter:
                     continue
                 if not held.rows:
                     held.since = time.monotonic()
-                held.rows.extend(_rows(self.sweep_seq, item))
+                target, batch = item
+                rows = _rows(self.sweep_seq, batch)
+                held.rows.extend(rows)
+                held.spans.append((target, len(rows)))
                 if len(held.rows) >= ROWS:
                     self._commit(held)
         except BaseException as exc:  # a full disk, a locked file: the sweep is stopped
@@ -197,18 +205,26 @@ class StoreWriter:
     def _commit(self, held: _Held) -> None:
         if held.rows or held.outcomes:
             self._transaction(lambda c: self._store(c, held))
-        held.rows, held.outcomes = [], []
+        held.rows, held.spans, held.outcomes = [], [], []
 
     def _store(self, connection: sqlite3.Connection, held: _Held) -> None:
         before = connection.execute("SELECT ifnull(max(id), 0) FROM events").fetchone()[0]
-        connection.executemany(_INSERT, held.rows)
-        if held.rows:
-            connection.execute(_INDEX_TEXT, (before,))
-            added = connection.execute(
+        if all(target is not None for target, _ in held.spans):
+            at = 0
+            for target, count in held.spans:
+                added = connection.executemany(_INSERT, held.rows[at : at + count]).rowcount
+                at += count
+                assert target is not None
+                self.stored[target] = self.stored.get(target, 0) + added
+        else:
+            connection.executemany(_INSERT, held.rows)
+            counted = connection.execute(
                 "SELECT target, count(*) FROM events WHERE id > ? GROUP BY target", (before,)
             )
-            for target, count in added:
-                self.stored[target] = self.stored.get(target, 0) + count
+            for target, added in counted:
+                self.stored[target] = self.stored.get(target, 0) + added
+        if held.rows:
+            connection.execute(_INDEX_TEXT, (before,))
         for outcome in held.outcomes:
             self._store_outcome(connection, outcome)
 

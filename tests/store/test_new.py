@@ -117,7 +117,7 @@ def evtx_events(first: int, count: int, text: str = "record") -> list[Event]:
             target="",
             computer="WS01",
             log="Application",
-            record_id=n + 1,
+            record_id=900_000 + n,  # EventRecordID; the record headers count 1, 2, 3…
             event_id=1000 + n % 5,
             level="info",
             source="Test",
@@ -232,3 +232,18 @@ def test_a_cleared_win_log_is_reported_and_read_from_since(
     assert code == 0, err
     assert messages(events) == [f"after clearing {n}" for n in range(4, -1, -1)]
     assert "log 'System' cleared: its records end below the bookmark (50)" in err
+
+
+def test_an_evtx_log_that_wrapped_past_the_bookmark_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "Security.evtx"
+    write_evtx(path, evtx_events(0, 100))
+    sweep(capsys, str(path), "--since", "1d")
+    with EvtxWriter(path) as writer:  # a circular log: its oldest records are overwritten
+        writer.records = 5000  # the record headers now count from 5001
+        for event in evtx_events(200, 20, "wrapped"):
+            writer.write(event)
+    code, events, err = sweep(capsys, str(path), "--new", "--since", "1d")
+    assert code == 0 and len(events) == 20
+    assert "log wrapped past the bookmark: record 100 was overwritten" in err

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import UTC, date
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from eventsweep.model import Event, parse_iso
-from eventsweep.sinks.binxml import (
+from eventsweep.formats.evtx.binxml import (
     BOOL,
     FILETIME,
     HEXINT64,
@@ -37,13 +34,14 @@ from eventsweep.sinks.binxml import (
     Template,
     Text,
 )
-from eventsweep.sources.evtx_layout import (
+from eventsweep.formats.evtx.layout import (
     AUDIT_FAILURE,
     AUDIT_SUCCESS,
     CLASSIC,
     LEVEL_WORDS,
     render,
 )
+from eventsweep.model import Event
 
 NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
 LEVEL_NUMBERS = {word: number for number, word in LEVEL_WORDS.items()}
@@ -64,9 +62,6 @@ Shape = tuple[tuple[str, ...], bool, bool]
 _NULL: Value = (NULL, b"")
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RESERVED_NAMES = frozenset({"#attributes", "#text"})
-_FILETIME_1601 = date(1601, 1, 1).toordinal()
-# The `evtx` package rejects FILETIMEs past 9999-12-30 22:00 UTC: later times are clamped.
-_MAX_FILETIME = (date(9999, 12, 30).toordinal() - _FILETIME_1601) * 864_000_000_000
 _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 
@@ -167,37 +162,6 @@ def event_id_values(event_id: int | None) -> tuple[Value, Value]:
         high = (event_id >> 16).to_bytes(2, "little")
         return (UINT16, (event_id & 0xFFFF).to_bytes(2, "little")), (UINT16, high)
     return typed(event_id)[:2], _NULL
-
-
-def filetime(text: str) -> int:
-    """FILETIME (100 ns since 1601, UTC) of an event time, clamped to 1601-01-01…9999-12-30."""
-    if len(text) == 27 and text[10] == "T" and text[19] == "." and text[26] == "Z":
-        try:
-            days = _days(text[:10]) - _FILETIME_1601
-            seconds = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
-            value = (days * 86400 + seconds) * 10_000_000 + int(text[20:26]) * 10
-        except ValueError:
-            value = _parsed_filetime(text)
-    else:
-        value = _parsed_filetime(text)
-    return min(max(value, 0), _MAX_FILETIME)
-
-
-@lru_cache(maxsize=4096)
-def _days(day: str) -> int:
-    return date.fromisoformat(day).toordinal()
-
-
-def _parsed_filetime(text: str) -> int:
-    try:
-        moment = parse_iso(text)
-    except ValueError:
-        return 0
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    days = moment.toordinal() - _FILETIME_1601
-    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
-    return (days * 86400 + seconds) * 10_000_000 + moment.microsecond * 10
 
 
 def level_values(level: str) -> tuple[Value, Value]:

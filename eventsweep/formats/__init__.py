@@ -1,0 +1,1 @@
+"""The file formats themselves, read and written (sources and sinks are adapters over them)."""
