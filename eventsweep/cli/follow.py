@@ -17,14 +17,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from eventsweep import concurrency
 from eventsweep.batch import Batch
 from eventsweep.cli import flags
 from eventsweep.model import Bookmark, Outcome
@@ -126,20 +124,11 @@ async def _follow(
     path: str | None,
     arguments: argparse.Namespace,
 ) -> int:
-    from eventsweep.cli.sweep import EXIT_SIGNAL, report
+    from eventsweep.cli.sweep import EXIT_SIGNAL, report, stopping
 
-    stop = asyncio.Event()
     caught: list[int] = []
-    loop = asyncio.get_running_loop()
-
-    def on_signal(number: int) -> None:
-        caught.append(number)
-        stop.set()
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, on_signal, number)
     rounds = 0
-    try:
+    with stopping(caught) as stop:
         while not stop.is_set():
             await _round(planned, targets, printer, path, stop, arguments.every)
             rounds += 1
@@ -147,10 +136,6 @@ async def _follow(
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), arguments.every)
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
-        concurrency.shutdown()
     report([target.last for target in targets if target.last is not None], None)
     if caught:
         return EXIT_SIGNAL + caught[0]

@@ -17,10 +17,9 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 from eventsweep.cli import flags
-from eventsweep.cli.sweep import drive, opened, refuse_inputs, request_of
+from eventsweep.cli.sweep import drive, printed, request_of
 from eventsweep.errors import UsageError
 from eventsweep.runner import plan_request
-from eventsweep.sinks import BINARY, SinkOptions
 from eventsweep.text import defuse
 
 if TYPE_CHECKING:  # eventsweep.detect is imported when a hunt starts, not at start-up
@@ -135,31 +134,16 @@ def run_hunt(arguments: argparse.Namespace) -> int:
     rules = load(arguments)
     request = request_of(arguments)
     planned = plan_request(replace(request, queries=pushdown(request.query, rules.wanted())))
-    name = _format(arguments)
-    binary = name in BINARY and not arguments.summary
-    if binary and not arguments.output:
-        raise UsageError(f"--format {name}: give a file with -o FILE")
-    refuse_inputs("-o", arguments.output, planned.sources)
-    refuse_inputs("--outcomes", arguments.outcomes, planned.sources)
-    with (
-        opened("--outcomes", arguments.outcomes, True) as outcomes_file,
-        opened("-o", arguments.output, binary) as file,
-    ):
-        stream = file or (sys.stdout.buffer if binary else sys.stdout)
-        options = SinkOptions(group=arguments.group, color=stream.isatty())
+    with printed(arguments, planned, binary_ok=not arguments.summary) as place:
+        stream, options = place.stream, place.options
         counts: Counter[Any] = Counter()
         writer = (
-            Summary(stream, counts) if arguments.summary else open_writer(name, stream, options)
+            Summary(stream, counts)
+            if arguments.summary
+            else open_writer(place.format, stream, options)
         )
         hunt = Hunt(rules, writer, counts)
-        show = not arguments.no_progress and sys.stderr.isatty()
-        return drive(planned, [hunt], show, outcomes_file, arguments.output)
-
-
-def _format(arguments: argparse.Namespace) -> str:
-    if arguments.format:
-        return str(arguments.format)
-    return "table" if sys.stdout.isatty() and not arguments.output else "jsonl"
+        return drive(planned, [hunt], place.show, place.outcomes, arguments.output)
 
 
 class Summary:

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
@@ -77,10 +78,33 @@ def run_sweep(arguments: argparse.Namespace) -> int:
     planned = plan_request(request_of(arguments))
     store = storing.store_output(arguments, planned)
     planned = storing.resumed(arguments, planned, store)
+    with printed(arguments, planned) as place:
+        output = open_output(place.format, place.stream, place.options)
+        outputs = [output] if store is None else [output, store]
+        return drive(planned, outputs, place.show, place.outcomes, arguments.output)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a sweeping command prints: the format, its stream and options, the outcomes file."""
+
+    format: str
+    stream: IO[Any]
+    options: SinkOptions
+    outcomes: IO[bytes] | None
+    show: bool  # the progress line on a terminal
+
+
+@contextlib.contextmanager
+def printed(
+    arguments: argparse.Namespace, planned: Planned, binary_ok: bool = True
+) -> Iterator[Place]:
+    """The output flags checked against the planned inputs (an output is never an input, a
+    binary format needs -o), then the outputs opened, before anything runs."""
     name = arguments.format or (
         "table" if sys.stdout.isatty() and not arguments.output else "jsonl"
     )
-    binary = name in BINARY
+    binary = name in BINARY and binary_ok
     if binary and not arguments.output:
         raise UsageError(f"--format {name}: give a file with -o FILE")
     refuse_inputs("-o", arguments.output, planned.sources)
@@ -91,10 +115,8 @@ def run_sweep(arguments: argparse.Namespace) -> int:
     ):
         stream = file or (sys.stdout.buffer if binary else sys.stdout)
         options = SinkOptions(group=arguments.group, color=stream.isatty())
-        output = open_output(name, stream, options)
         show = not arguments.no_progress and sys.stderr.isatty()
-        outputs = [output] if store is None else [output, store]
-        return drive(planned, outputs, show, outcomes_file, arguments.output)
+        yield Place(name, stream, options, outcomes_file, show)
 
 
 def refuse_inputs(flag: str, path: str | None, sources: Sequence[Source]) -> None:
@@ -170,6 +192,15 @@ async def _sweep(
 ) -> list[Outcome]:
     from eventsweep.cli.progress import progress_display
 
+    with stopping(caught) as stop:
+        async with progress_display(counters, show):
+            return await run(planned, outputs, [counters], stop=stop)
+
+
+@contextlib.contextmanager
+def stopping(caught: list[int]) -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM (their numbers noted in ``caught``) while the body
+    runs on the event loop; then the worker pools are released."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -180,8 +211,7 @@ async def _sweep(
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, on_signal, number)
     try:
-        async with progress_display(counters, show):
-            return await run(planned, outputs, [counters], stop=stop)
+        yield stop
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
