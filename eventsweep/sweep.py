@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from eventsweep.batch import Batch
 from eventsweep.concurrency import reserve_threads
-from eventsweep.errors import TargetError
+from eventsweep.errors import TargetError, first_line
 from eventsweep.model import Bookmark, Event, Outcome, Query, TargetStatus
 from eventsweep.sources import Source
 from eventsweep.spool import Budget, Spool
@@ -256,7 +256,7 @@ def _failed(
     state = "partial" if events else "error"
     if isinstance(exc, TargetError):
         return _outcome(target, state, events, status, started, str(exc))
-    message = str(exc).splitlines()[0] if str(exc) else ""
+    message = first_line(str(exc))
     return _outcome(
         target, state, events, status, started, f"{type(exc).__name__}: {message}".rstrip(": ")
     )
