@@ -26,7 +26,7 @@ from typing import Any
 from eventsweep.batch import Batch
 from eventsweep.cli import flags
 from eventsweep.model import Bookmark, Outcome
-from eventsweep.query import parse_seconds
+from eventsweep.query import parse_count, parse_seconds
 from eventsweep.runner import Planned, plan_request, run
 from eventsweep.sinks import Output, SinkOptions, SweepInfo, open_output
 from eventsweep.sources import Source
@@ -53,7 +53,9 @@ def add_parser(commands: Any) -> None:
         metavar="S",
         help="seconds between rounds (default 10)",
     )
-    parser.add_argument("--rounds", type=int, help=argparse.SUPPRESS)  # tests: end after N
+    parser.add_argument(
+        "--rounds", type=partial(parse_count, "--rounds"), help=argparse.SUPPRESS
+    )  # tests: end after N
     parser.set_defaults(run=run_follow, since="10m", group="time")
 
 

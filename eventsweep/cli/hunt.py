@@ -9,6 +9,7 @@ and target with ``--summary``. Only what some rule can match is read (:func:`pus
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections import Counter
@@ -96,7 +97,12 @@ def load(arguments: argparse.Namespace) -> RuleSet:
 
     levels = _words("--rule-level", arguments.rule_level, RULE_LEVELS)
     statuses = _words("--rule-status", arguments.rule_status, RULE_STATUSES)
-    tags = frozenset(tag.strip().lower() for tag in arguments.tag if tag.strip())
+    if any(not tag.strip() for tag in arguments.tag):
+        raise UsageError("--tag: empty value (a tag such as attack.t1059)")
+    tags = frozenset(tag.strip().lower() for tag in arguments.tag)
+    for path in arguments.rules:
+        if not os.path.exists(os.path.expanduser(path)):
+            raise UsageError(f"--rules: {path}: no such file or directory")
     rules = load_rules(arguments.rules, levels=levels, statuses=statuses, tags=tags)
     tell_problems(rules.problems, arguments.rules)
     if not rules.rules:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 import stat
 import sys
 import threading
@@ -106,10 +107,22 @@ def _read_token(path: str) -> str:
 
 def port_of(given: int | None, environ: Mapping[str, str] = os.environ) -> int:
     if given is not None:
-        return int(given)
-    if environ.get(PORT_ENV):
-        return int(parse_count(f"${PORT_ENV}", environ[PORT_ENV]))
-    return DEFAULT_PORT
+        port, flag = int(given), "--port"
+    elif environ.get(PORT_ENV):
+        port, flag = int(parse_count(f"${PORT_ENV}", environ[PORT_ENV])), f"${PORT_ENV}"
+    else:
+        return DEFAULT_PORT
+    if port > 65535:
+        raise UsageError(f"{flag}: {port} is not a port (1 to 65535)")
+    return port
+
+
+def check_host(host: str) -> None:
+    """The address to bind must be one this machine can name (before the server starts)."""
+    try:
+        socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(f"--host {host}: not an address to bind ({exc})") from None
 
 
 def config_of(arguments: argparse.Namespace, token: str | None) -> Any:
@@ -124,6 +137,9 @@ def config_of(arguments: argparse.Namespace, token: str | None) -> Any:
         settings = replace(
             settings, options={**settings.options, "win": replace(win, interactive=False)}
         )
+    check_host(arguments.host)
+    if arguments.demo_dir is not None and not arguments.demo_dir.strip():
+        raise UsageError("--demo-dir: empty value (a directory)")
     for directory in arguments.inventory_dir:
         if not os.path.isdir(directory):
             raise UsageError(f"--inventory-dir {directory}: not a directory")
