@@ -111,7 +111,8 @@ def test_pages_walked_per_value_equal_one_ordered_statement(
     store_reader = Reader(str(store))
 
     def every_page() -> list[int]:
-        found, after = [], None
+        found: list[int] = []
+        after: str | None = None
         while True:
             page = store_reader.events(where, newest_first=newest_first, size=37, after=after)
             found.extend(stored.id for stored in page.events)
@@ -204,5 +205,5 @@ def test_the_columns_read_from_a_line_equal_the_events_own(seed: int) -> None:
             + ","
             + line[1 : line.index(',"message":')]
             + "}"
-        )  # noqa: E501
+        )
         assert _line_row(1, moved)[:8] == _event_row(1, event)[:8]  # another order: decoded whole
