@@ -40,7 +40,6 @@ import dataclasses
 import heapq
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -259,11 +258,10 @@ class Reader:
     def facets(self, where: Filter, top: int = 10) -> dict[str, list[tuple[Any, int]]]:
         """The most frequent targets, sources, event ids and levels of the matching events,
         with their counts (most frequent first)."""
-        found: dict[str, list[tuple[Any, int]]] = {}
         with self.connection() as connection:
-            for name in FACETS:
-                found[name] = _facet(connection, where, name, top)
-        return found
+            if _countable(where):
+                return {name: _facet(connection, where, name, top) for name in FACETS}
+            return _facets_at_once(connection, where, top)
 
     # ---- sweeps and bookmarks ---------------------------------------------------------------
 
@@ -317,8 +315,13 @@ _BARE = "id, time, target, NULL, source, doc, sweep"  # _ROW without the message
 _SWEEP_COLUMNS = "seq, id, started, ended, command, query, targets, grouping"
 
 
-def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], list[Any]]:
-    """The filter as SQL conditions and their parameters (the regular expression aside)."""
+def _clauses(
+    connection: sqlite3.Connection, where: Filter, walk: bool = False
+) -> tuple[list[str], list[Any]]:
+    """The filter as SQL conditions and their parameters (the regular expression aside).
+    ``walk``: for a statement that stops after a few rows in time order (a page), where a
+    common word is best tested row by row; anything that reads every match takes the
+    matches from the full-text index."""
     sql: list[str] = []
     params: list[Any] = []
     if where.since is not None:
@@ -356,7 +359,7 @@ def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], 
         params.append(_sweep_seq(connection, where.sweep))
     words = _words(where.text)
     if words:
-        if _common(connection, words):  # most rows hold it: test the rows the order walks
+        if walk and _common(connection, words):  # many rows hold it: test the rows the order walks
             sql.append(
                 "EXISTS (SELECT 1 FROM events_text WHERE events_text MATCH ?"
                 " AND events_text.rowid = events.id)"
@@ -371,23 +374,18 @@ COMMON = 0.02  # a word in more than this share of the events is tested row by r
 
 
 def _common(connection: sqlite3.Connection, words: list[str]) -> bool:
-    """Whether every word is in over :data:`COMMON` of the events (its rows are then found
-    faster walking the time order than through the full-text index): a plan, never a result."""
-    terms = [_term(word) for word in words]
-    rows = connection.execute(
-        f"SELECT term, doc FROM events_words WHERE term IN ({', '.join('?' for _ in terms)})",
-        terms,
-    ).fetchall()
-    total = connection.execute("SELECT ifnull(max(id), 0) - ifnull(min(id), 0) + 1 FROM events")
-    size = int(total.fetchone()[0])
-    found = dict(rows)
-    return all(found.get(term, 0) > COMMON * size for term in terms)
-
-
-def _term(word: str) -> str:
-    """A word as the full-text index keeps it (unicode61: case and diacritics folded)."""
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    """Whether the messages holding every word are over :data:`COMMON` of the events (they
+    are then found faster walking the time order than through the full-text index): counted
+    up to that share only. A plan, never a result."""
+    size = connection.execute(
+        "SELECT ifnull((SELECT max(id) FROM events) - (SELECT min(id) FROM events), 0)"
+    ).fetchone()[0]
+    enough = int(COMMON * size) + 1
+    found = connection.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM events_text WHERE events_text MATCH ? LIMIT ?)",
+        (text.match_expression(words), enough),
+    ).fetchone()[0]
+    return bool(found >= enough)
 
 
 def _words(pattern: str | None) -> list[str]:
@@ -543,7 +541,7 @@ def _page_sql(
     index: str | None = None,
     message: bool = False,
 ) -> tuple[str, list[Any]]:
-    conditions, params = _clauses(connection, where)
+    conditions, params = _clauses(connection, where, walk=True)
     if key is not None:
         before = "<" if newest_first else ">"
         conditions.append(f"time {before}= ? AND (time {before} ? OR id {before} ?)")
@@ -592,20 +590,37 @@ def _grouped(
 def _facet(
     connection: sqlite3.Connection, where: Filter, name: str, top: int
 ) -> list[tuple[Any, int]]:
-    tallied: dict[Any, int] = {}
-    if _countable(where):
-        conditions, params = _clauses(connection, _timeless(where))
-        found = counts.tally(connection, conditions, params, name, where.since, where.until, False)
-        tallied = {value: count for (_, value), count in found.items()}
-    elif _regex(where) is None and _python_sources(where) is None:
+    """One facet, from the counts tables."""
+    conditions, params = _clauses(connection, _timeless(where))
+    found = counts.tally(connection, conditions, params, name, where.since, where.until, False)
+    return _top({value: count for (_, value), count in found.items()}, top)
+
+
+def _facets_at_once(
+    connection: sqlite3.Connection, where: Filter, top: int
+) -> dict[str, list[tuple[Any, int]]]:
+    """Every facet in one pass over the matching rows (a filter the counts can't answer)."""
+    tallied: dict[str, dict[Any, int]] = {name: {} for name in FACETS}
+
+    def add(values: tuple[Any, ...], count: int) -> None:
+        for name, value in zip(FACETS, values, strict=True):
+            tallied[name][value] = tallied[name].get(value, 0) + count
+
+    if _regex(where) is None and _python_sources(where) is None:
         conditions, params = _clauses(connection, where)
         body = " AND ".join(conditions) or "1"
-        sql = f"SELECT {name}, count(*) FROM events WHERE {body} GROUP BY 1"
-        tallied = {value: int(count) for value, count in connection.execute(sql, params)}
+        columns = ", ".join(FACETS)
+        sql = f"SELECT {columns}, count(*) FROM events WHERE {body} GROUP BY 1, 2, 3, 4"
+        for *values, count in connection.execute(sql, params):
+            add(tuple(values), int(count))
     else:
         for row in _streamed(connection, where, True, False):
-            value = getattr(_stored(row).event, name)
-            tallied[value] = tallied.get(value, 0) + 1
+            event = _stored(row).event
+            add(tuple(getattr(event, name) for name in FACETS), 1)
+    return {name: _top(values, top) for name, values in tallied.items()}
+
+
+def _top(tallied: dict[Any, int], top: int) -> list[tuple[Any, int]]:
     return sorted(tallied.items(), key=lambda item: (-item[1], str(item[0])))[:top]
 
 

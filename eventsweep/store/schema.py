@@ -128,7 +128,6 @@ CREATE TABLE events (
     doc       TEXT NOT NULL         -- the event's JSON object, every field
 );
 CREATE VIRTUAL TABLE events_text USING fts5 (message, content = '', detail = 'none');
-CREATE VIRTUAL TABLE events_words USING fts5vocab (events_text, 'row');
 CREATE TRIGGER events_text_drop AFTER DELETE ON events BEGIN
     INSERT INTO events_text (events_text, rowid, message)
     VALUES ('delete', old.id, json_extract(old.doc, '$.message'));

@@ -127,7 +127,7 @@ def test_pages_walked_per_value_equal_one_ordered_statement(
     assert keys == sorted(keys, reverse=newest_first) and len(set(walked)) == len(walked)
 
 
-@pytest.mark.parametrize("word", ["logon", "Disk FULL", "ubung", "number 17", "absent"])
+@pytest.mark.parametrize("word", ["logon", "Disk FULL", "ubung", "number 17", "absent", "disk failed"])
 def test_a_common_word_and_a_rare_one_find_the_same_events(
     store: Path, word: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
