@@ -17,6 +17,7 @@ busy timeout, so several sweeps may write one store at once. Values are bound pa
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import queue
@@ -211,15 +212,17 @@ class StoreWriter:
 
     def _store(self, connection: sqlite3.Connection, held: _Held) -> None:
         before = connection.execute("SELECT ifnull(max(id), 0) FROM events").fetchone()[0]
+        total = 0
         if all(target is not None for target, _ in held.spans):
             at = 0
             for target, count in held.spans:
                 added = connection.executemany(_INSERT, held.rows[at : at + count]).rowcount
                 at += count
+                total += added
                 assert target is not None
                 self.stored[target] = self.stored.get(target, 0) + added
         else:
-            connection.executemany(_INSERT, held.rows)
+            total = connection.executemany(_INSERT, held.rows).rowcount
             counted = connection.execute(
                 "SELECT target, count(*) FROM events WHERE id > ? GROUP BY target", (before,)
             )
@@ -227,8 +230,11 @@ class StoreWriter:
                 self.stored[target] = self.stored.get(target, 0) + added
         if held.rows:
             connection.execute(schema.TEXT, (before,))
-            for table in schema.COUNTS:
-                connection.execute(schema.counted(table, "id > ?"), (before,))
+            if total == len(held.rows):  # every row was new: counted here, from the rows
+                _add_counts(connection, held.rows)
+            else:  # some were stored already: counted from what the insert added
+                for table in schema.COUNTS:
+                    connection.execute(schema.counted(table, "id > ?"), (before,))
         for outcome in held.outcomes:
             self._store_outcome(connection, outcome)
 
@@ -311,6 +317,25 @@ def _rows(seq: int, batch: Batch) -> list[Row]:
             return [_event_row(seq, event) for event in events]
     text = batch.jsonl().decode("utf-8")
     return [_line_row(seq, line) for line in text.split("\n") if line]
+
+
+def _add_counts(connection: sqlite3.Connection, rows: list[Row]) -> None:
+    """Add the rows to the counts tables (as :func:`schema.counted` would, without reading
+    the rows back)."""
+    minutes: collections.Counter[tuple[Any, ...]] = collections.Counter(
+        (row[1][:16], row[2], row[3] or "", row[7] or "", -1 if row[5] is None else row[5],
+         row[6] or "", row[0])
+        for row in rows
+    )  # fmt: skip
+    hours: collections.Counter[tuple[Any, ...]] = collections.Counter()
+    for key, count in minutes.items():
+        hours[(key[0][:13], *key[1:])] += count
+    for table, found in (("counts_minute", minutes), ("counts_hour", hours)):
+        connection.executemany(
+            f"INSERT INTO {table} (at, target, log, source, event_id, level, sweep, n)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            [(*key, count) for key, count in found.items()],
+        )
 
 
 def _event_row(seq: int, event: Event) -> Row:

@@ -4,6 +4,7 @@ a common word tested row by row): each must give exactly what the plain way give
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,9 @@ def test_pages_walked_per_value_equal_one_ordered_statement(
     assert keys == sorted(keys, reverse=newest_first) and len(set(walked)) == len(walked)
 
 
-@pytest.mark.parametrize("word", ["logon", "Disk FULL", "ubung", "number 17", "absent", "disk failed"])
+@pytest.mark.parametrize(
+    "word", ["logon", "Disk FULL", "ubung", "number 17", "absent", "disk failed"]
+)
 def test_a_common_word_and_a_rare_one_find_the_same_events(
     store: Path, word: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,3 +210,22 @@ def test_the_columns_read_from_a_line_equal_the_events_own(seed: int) -> None:
             + "}"
         )
         assert _line_row(1, moved)[:8] == _event_row(1, event)[:8]  # another order: decoded whole
+
+
+def test_counts_kept_from_the_rows_equal_counts_computed_by_sql(tmp_path: Path) -> None:
+    from eventsweep.store import schema
+
+    rng = random.Random(5)
+    events = [random_event(rng, n) for n in range(2000)]
+    odd = [Event(**{**e.to_dict(), "source": None, "log": "", "event_id": 0}) for e in events[:50]]
+    path = tmp_path / "events.db"
+    keep(path, [events[:1000], odd])  # every row new: counted in Python
+    keep(path, [events[500:]])  # half stored already: counted by SQL
+    with Reader(str(path)).connection() as connection:
+        kept = {t: sorted(connection.execute(f"SELECT * FROM {t}")) for t in schema.COUNTS}
+    check = sqlite3.connect(path)
+    for table in schema.COUNTS:
+        check.execute(f"DELETE FROM {table}")
+        check.execute(schema.counted(table, "id > ?"), (0,))
+        assert sorted(check.execute(f"SELECT * FROM {table}")) == kept[table]
+    check.rollback()
