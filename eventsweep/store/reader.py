@@ -18,14 +18,14 @@ ids, sources and logs (case-insensitive), target patterns (shell wildcards), tex
 are a full-text search; anything else a regular expression, see :mod:`eventsweep.store.text`)
 and a sweep. Filters become SQL with bound parameters only; a regular expression is applied
 here, to the rows the indexed filters selected. Every call sees only committed data (WAL
-snapshots), and never writes.
+snapshots), and never writes (but to upgrade an older store, once).
 
 An event comes back as a :class:`Stored`: its store id, the sweep that stored it, and the
 event (an :class:`~eventsweep.model.EncodedEvent`, its fields decoded when first read).
 
 A path with no store yet is a :class:`~eventsweep.errors.UsageError` here (``Reader`` never
-creates or writes anything); ``eventsweep.store.writer.connect(path).close()`` creates an empty
-store. Sweeps are kept by handing ``StoreWriter(path, command=...)`` to the sweep call
+creates anything, and writes only to upgrade a store an earlier eventsweep wrote);
+``eventsweep.store.writer.connect(path).close()`` creates an empty store. Sweeps are kept by handing ``StoreWriter(path, command=...)`` to the sweep call
 (``eventsweep.runner.run(request, outputs=[..., writer])``); ``Request.resume`` takes
 :meth:`Reader.bookmarks` for ``--new``. A sweep still running has ``ended`` None and the
 outcomes of the targets that ended so far.
@@ -153,6 +153,17 @@ class Reader:
         self.version = schema.check(path)
         if self.version == 0:
             raise UsageError(f"--store {path}: no store there yet (a sweep creates it)")
+        if self.version < schema.VERSION:  # written by an earlier eventsweep: upgraded once
+            from eventsweep.store.writer import connect
+
+            try:
+                connect(path).close()
+            except sqlite3.Error as exc:
+                raise UsageError(
+                    f"--store {path}: store version {self.version} needs an upgrade to"
+                    f" {schema.VERSION}, which failed ({exc}); left as it was"
+                ) from exc
+            self.version = schema.VERSION
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:

@@ -206,3 +206,14 @@ def test_version_1_to_2_keeps_every_event_and_answers_as_a_new_store(tmp_path: P
     assert idents[0][0] == "0" and idents[-1][0] == "s=1;i=49"
     keep(old, [events])  # the same events again: nothing added
     assert old_reader.count(Filter()) == len(events)
+
+
+def test_query_on_a_version_1_store_upgrades_it_and_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.db"
+    version_1_store(path, [reader_event(n) for n in range(20)])
+    assert main(["query", "--store", str(path), "--format", "jsonl", "--grep", "disk"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed and all("disk" in line.lower() for line in printed)
+    assert schema.check(str(path)) == schema.VERSION
