@@ -25,7 +25,8 @@ event (an :class:`~eventsweep.model.EncodedEvent`, its fields decoded when first
 
 A path with no store yet is a :class:`~eventsweep.errors.UsageError` here (``Reader`` never
 creates anything, and writes only to upgrade a store an earlier eventsweep wrote);
-``eventsweep.store.writer.connect(path).close()`` creates an empty store. Sweeps are kept by handing ``StoreWriter(path, command=...)`` to the sweep call
+``eventsweep.store.writer.connect(path).close()`` creates an empty store. Sweeps are kept by
+handing ``StoreWriter(path, command=...)`` to the sweep call
 (``eventsweep.runner.run(request, outputs=[..., writer])``); ``Request.resume`` takes
 :meth:`Reader.bookmarks` for ``--new``. A sweep still running has ``ended`` None and the
 outcomes of the targets that ended so far.
