@@ -234,3 +234,23 @@ def descendants(pid: int) -> list[int]:
     for child in sshd.sessions(pid):
         found += [child, *descendants(child)]
     return found
+
+
+def test_a_host_gone_silent_is_noticed_by_keepalives_and_reconnected(
+    fleet: sshd.Fleet, following: list[Follow]
+) -> None:
+    follow = start(fleet, following, "--connect-timeout", "1")  # a keepalive a second
+    follow.expect([f"before {n}" for n in range(3)])
+    (listener,) = fleet.processes
+    frozen = descendants(listener.pid)  # the connection's processes: it stops answering
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        make_journal(fleet.journal_dir(WEB), entries(3, 2, "after the silence"))
+        follow.expect(["after the silence 3", "after the silence 4"])  # over a new connection
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGKILL)
+    assert sshd.accepted(fleet) == 2
+    assert follow.end() == 130
+    assert any("connection lost" in line and "retrying in" in line for line in follow.err)
