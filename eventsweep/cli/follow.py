@@ -216,6 +216,7 @@ class Follow:
         self.limit: int | None = arguments.rounds
         self.rounds = 0
         self.news = asyncio.Event()
+        self.stop: asyncio.Event | None = None  # set by a signal, or after --rounds
         self.printing = asyncio.Lock()
 
     async def run(self) -> int:
@@ -223,6 +224,7 @@ class Follow:
 
         caught: list[int] = []
         with stopping(caught) as stop:
+            self.stop = stop
             tasks = self._start_feeds()
             try:
                 await _first_failure(self._poll(stop), self._stream(stop), stop=stop)
@@ -249,7 +251,9 @@ class Follow:
             after = target.marks.get("journal")
             target.feed = follow(query, after, partial(backoff, self.every), self.news.set)
             assert target.feed is not None
-            tasks.append(asyncio.create_task(target.feed.run(), name=f"follow:{target.source}"))
+            tasks.append(
+                asyncio.create_task(target.feed.run(), name=f"follow:{target.source.target}")
+            )
         return tasks
 
     async def _poll(self, stop: asyncio.Event) -> None:
@@ -268,21 +272,18 @@ class Follow:
         """The followed targets: a round as soon as any feed holds something."""
         followed = [target for target in self.targets if target.feed is not None]
         while followed and not stop.is_set():
-            waiting = asyncio.ensure_future(self.news.wait())
-            await asyncio.wait(
-                [waiting, asyncio.ensure_future(stop.wait())], return_when="FIRST_COMPLETED"
-            )
-            waiting.cancel()
+            await _either(self.news, stop)
             if stop.is_set():
                 break
             self.news.clear()
             due = [t for t in followed if t.feed is not None and t.feed.has_news()]
-            await self._round(due, stop)
+            await self._round(due, None)  # not cut by a stop: what it took is handed on
         await stop.wait()
 
     async def _round(self, due: Sequence[Target], stop: asyncio.Event | None) -> None:
         """One sweep of ``due`` (after their bookmarks); their new events printed oldest first.
-        ``stop`` None: the last round, after the stop (the streams' rounds read no host)."""
+        ``stop``: it interrupts the round (polled targets); None for the streams' rounds, which
+        read no host (what arrived is in memory) and must hand on what they took."""
         if not due:
             return
         resume = {target.source.target: target.marks for target in due if target.marks}
@@ -300,8 +301,8 @@ class Follow:
             if outcome is not None:
                 _ended(target, outcome, self.every)
         self.rounds += 1
-        if stop is not None and self.limit is not None and self.rounds >= self.limit:
-            stop.set()  # --rounds (tests): the follow ends as if it had run out
+        if self.stop is not None and self.limit is not None and self.rounds >= self.limit:
+            self.stop.set()  # --rounds (tests): the follow ends as if it had run out
 
 
 async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
@@ -322,12 +323,13 @@ async def _first_failure(*work: Coroutine[Any, Any, None], stop: asyncio.Event) 
     """Run ``work`` together until all end; the first failure stops the rest and is raised."""
     tasks = [asyncio.ensure_future(item) for item in work]
     try:
-        done, _ = await asyncio.wait(tasks, return_when="FIRST_EXCEPTION")
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
-            if not task.cancelled() and task.exception() is not None:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                raise task.exception()  # type: ignore[misc]
+                raise error
     finally:
         for task in tasks:
             task.cancel()
