@@ -43,7 +43,9 @@ def follow_once(
         "--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )  # cwd: python -m imports from it first
     assert process.stdout is not None
     try:
         process.stdout.readline()  # the window's first entry: it is following
