@@ -4,9 +4,10 @@ real sshd whose journals systemd-journal-remote appends to while the follow runs
 
 What is checked: each appended entry printed once, in order, within seconds; one connection
 (sshd's own log counts the connections it accepted); a host killed and started again loses and
-repeats nothing; Ctrl-C and SIGTERM end with the outcomes, the shell's exit status, no
-traceback and no process left; the store holds every event once and a later ``--new`` resumes
-exactly after the last one.
+repeats nothing, and so does one that goes silent (keepalives); Ctrl-C and SIGTERM end with the
+outcomes, the shell's exit status, no traceback and no process left; the store holds every
+event once and a later ``--new`` resumes exactly after the last one; a follow starts after the
+stored bookmark, and a journal replaced since is said and read from ``--since``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,3 +256,38 @@ def test_a_host_gone_silent_is_noticed_by_keepalives_and_reconnected(
     assert sshd.accepted(fleet) == 2
     assert follow.end() == 130
     assert any("connection lost" in line and "retrying in" in line for line in follow.err)
+
+
+def sweep_once(target: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "eventsweep.cli", "sweep", target, "--since", "1d"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_follow_starts_after_the_stored_bookmark(tmp_path: Path, following: list[Follow]) -> None:
+    directory = make_journal(tmp_path / "journal", entries(0, 3, "swept"))
+    sweep_once(f"journal:{directory}")
+    make_journal(directory, entries(3, 2, "since the sweep"))
+    following.append(Follow([f"journal:{directory}", "--since", "1h"]))
+    following[-1].expect(["since the sweep 3", "since the sweep 4"])  # not the swept ones
+    assert following[-1].end() == 130
+    assert following[-1].seen == ["since the sweep 3", "since the sweep 4"]
+
+
+def test_a_replaced_journal_is_said_and_read_from_since(
+    tmp_path: Path, following: list[Follow]
+) -> None:
+    directory = make_journal(tmp_path / "journal", entries(0, 3, "old"))
+    sweep_once(f"journal:{directory}")
+    shutil.rmtree(directory)
+    make_journal(directory, entries(10, 2, "new journal"))  # a new seqnum id: the cursor is gone
+    following.append(Follow([f"journal:{directory}", "--since", "1h"]))
+    follow = following[-1]
+    follow.expect(["new journal 10", "new journal 11"])
+    follow.wait_err("journal rotated, vacuumed or replaced: the bookmarked entry")
+    assert follow.end() == 130
+    assert follow.seen == ["new journal 10", "new journal 11"]
