@@ -51,8 +51,10 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "follow",
         help="print new events as they arrive, like tail -f across a fleet",
-        description="Repeated --new sweeps: new events printed oldest first (newest last),"
-        " kept in the store; Ctrl-C ends with the outcomes.",
+        description="New events printed as they arrive, oldest first (newest last), kept in"
+        " the store: journals (ssh://, journal:) streamed with journalctl --follow over one kept"
+        " connection per host, the other targets polled with --new sweeps; Ctrl-C ends with"
+        " the outcomes.",
     )
     flags.add_targets(parser)
     flags.add_query(parser)
@@ -64,7 +66,8 @@ def add_parser(commands: Any) -> None:
         type=partial(parse_seconds, "--every"),
         default=10.0,
         metavar="S",
-        help="seconds between rounds (default 10)",
+        help="seconds between the polled targets' rounds (win://, .evtx), and before the first"
+        " retry of a target that failed (default 10)",
     )
     parser.add_argument(
         "--rounds", type=partial(parse_count, "--rounds"), help=argparse.SUPPRESS
