@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +187,14 @@ def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
     return found
 
 
-async def watch(port: int, live: str) -> int:
-    """One watcher as cheap as a client can be (a raw socket; the messages counted at the
-    end), so that the benchmark's own CPU takes as little as possible from the server."""
+WATCHERS = 50
+NICE = 19  # the watchers' client yields the cores to the server and its workers
+
+
+async def watch(port: int, live: str) -> tuple[int, int, float]:
+    """One watcher as cheap as a client can be (a raw socket): the ``event:`` lines and bytes
+    it received, and how long it was open."""
+    began = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = (
         f"GET /api/live/{live}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -198,37 +207,104 @@ async def watch(port: int, live: str) -> int:
         if b"event: end" in received[-len(chunk) - 16 :]:
             break
     writer.close()
-    return received.count(b"event: ")
+    return received.count(b"event: "), len(received), time.perf_counter() - began
 
 
-def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
+def watch_client(port: int, count: int) -> None:
+    """``--watch-client``: for each sweep id read from stdin, ``count`` watchers of it from
+    this process (at the lowest priority); one JSON line per sweep: the fewest messages a
+    watcher got, and the median watcher's messages and bytes per second."""
+    os.nice(NICE)
+
+    async def all_watch(live: str) -> list[tuple[int, int, float]]:
+        return await asyncio.gather(*(watch(port, live) for _ in range(count)))
+
+    for line in sys.stdin:
+        found = asyncio.run(all_watch(line.strip()))
+        rates = [(messages / open_, size / open_) for messages, size, open_ in found]
+        report = {
+            "messages": min(messages for messages, _, _ in found),
+            "per_second": statistics.median(rate for rate, _ in rates),
+            "bytes_per_second": statistics.median(rate for _, rate in rates),
+        }
+        print(json.dumps(report), flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user + system CPU time of one process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Round:
+    wall: float  # the sweep's wall time (its live state's start to its end)
+    cpu: float  # the server process's CPU time meanwhile
+    watched: dict[str, Any]  # what the watchers' client reported (empty: no watchers)
+
+
+def one_sweep(url: str, server: int, demo: Path, viewers: subprocess.Popen[str] | None) -> Round:
+    """One sweep through the API, watched by the ``viewers`` (the watchers' client) if any;
+    its end is found by polling the live state every 0.1 s (the same with or without them)."""
     with httpx.Client(base_url=url, timeout=60) as client:
         token = client.get("/api/session").json()["csrf"]
         body = {"targets": [str(demo)], "since": "7d"}
+        cpu = cpu_seconds(server)
         live = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token}).json()["id"]
-
-        port = int(url.rsplit(":", 1)[1])
-
-        async def all_watch() -> list[int]:
-            return await asyncio.gather(*(watch(port, live) for _ in range(watchers)))
-
-        counts = asyncio.run(all_watch()) if watchers else []
+        if viewers is not None:
+            assert viewers.stdin is not None
+            viewers.stdin.write(live + "\n")
+            viewers.stdin.flush()
         while (state := client.get(f"/api/live/{live}").json())["running"]:
-            time.sleep(0.05)
+            time.sleep(0.1)
+        cpu = cpu_seconds(server) - cpu
+        watched = json.loads(viewers.stdout.readline()) if viewers and viewers.stdout else {}
     wall = (parse_iso(state["ended"]) - parse_iso(state["started"])).total_seconds()
-    return wall, min(counts) if counts else 0
+    return Round(wall, cpu, watched)
 
 
-def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
+PROFILED = """
+import cProfile, signal, sys
+from eventsweep.cli import main
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # uvicorn raises it again once stopped
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main(sys.argv[2:])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+def serve_command(store: Path) -> list[str]:
+    """``eventsweep serve``; its event loop's thread under cProfile when ``BENCH_WEB_PROFILE``
+    names a file for the statistics (written when the server stops)."""
+    serve = ["serve", "--store", str(store)]
+    profile = os.environ.get("BENCH_WEB_PROFILE")
+    if profile:
+        return [sys.executable, "-c", PROFILED, profile, *serve]
+    return [sys.executable, "-m", "eventsweep.cli", *serve]
+
+
+def watchers(demo: Path, rounds: int) -> list[tuple[Round, Round]]:
     """The server in a process of its own (``eventsweep serve``, as users run it), the 50
-    watchers in this one (as browsers would be: not sharing the server's interpreter)."""
+    watchers in another one at the lowest priority (as browsers on other machines would be:
+    not taking the server's cores), rounds without and with watchers interleaved."""
     found = []
     scratch = Path(tempfile.mkdtemp())
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_PORT": str(port)}
-    command = [sys.executable, "-m", "eventsweep.cli", "serve", "--store", str(scratch / "s.db")]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        serve_command(scratch / "s.db"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, __file__, "--watch-client", str(port), str(WATCHERS)]
+    viewers = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         while True:
             try:
@@ -236,18 +312,38 @@ def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        one_sweep(url, demo, 0)  # warm: worker pool, store created
+        one_sweep(url, server.pid, demo, None)  # warm: worker pool, store created
         for _ in range(rounds):
-            alone, _ = one_sweep(url, demo, 0)
-            watched, messages = one_sweep(url, demo, 50)
-            found.append((alone, watched, messages))
+            alone = one_sweep(url, server.pid, demo, None)
+            found.append((alone, one_sweep(url, server.pid, demo, viewers)))
     finally:
+        viewers.communicate(timeout=30)
         server.terminate()
-        server.wait(30)
+        server.wait(60)
+        with contextlib.suppress(ProcessLookupError):  # its worker processes
+            os.killpg(server.pid, signal.SIGTERM)
     return found
 
 
+def report_watchers(rows: list[tuple[Round, Round]]) -> None:
+    for alone, watched in rows:
+        seen = watched.watched
+        print(
+            f"sweep alone {alone.wall:.3f} s (server CPU {alone.cpu:.2f} s), with {WATCHERS} "
+            f"watchers {watched.wall:.3f} s ({watched.wall / alone.wall - 1:+.1%}; server CPU "
+            f"{watched.cpu:.2f} s); each watcher got >= {seen['messages']} messages, "
+            f"{seen['per_second']:.1f} messages/s, {seen['bytes_per_second'] / 1000:.1f} kB/s"
+        )
+    if rows:
+        ratio = statistics.median(w.wall / a.wall for a, w in rows)
+        cpu = statistics.median(w.cpu / a.cpu for a, w in rows)
+        print(f"median with {WATCHERS} watchers: wall {ratio - 1:+.1%}, server CPU {cpu - 1:+.1%}")
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--watch-client"]:
+        watch_client(int(sys.argv[2]), int(sys.argv[3]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--big", default="/tmp/big/DC01/Security.evtx")
     parser.add_argument("--rounds", type=int, default=5)
@@ -270,15 +366,8 @@ def main() -> int:
                 " ".join(f"{t:.3f}" for t in times),
                 f"(median {statistics.median(times):.3f})",
             )
-        rows = watchers(demo, arguments.rounds) if "watchers" in parts else []
-        for alone, watched, messages in rows:
-            print(
-                f"sweep alone {alone:.3f} s, with 50 watchers {watched:.3f} s "
-                f"({watched / alone - 1:+.1%}); each watcher got >= {messages} messages"
-            )
-        if rows:
-            ratio = statistics.median(w / a for a, w, _ in rows)
-            print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+        if "watchers" in parts:
+            report_watchers(watchers(demo, arguments.rounds))
     if "reads" not in parts:
         return 0
     big = Path(arguments.big)
