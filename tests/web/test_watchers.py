@@ -5,9 +5,10 @@ all end with its final state, its outcomes the same as unwatched."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -19,6 +20,18 @@ from tests.web.conftest import SINCE, Served
 from tests.web.test_api import post_sweep, session, wait_ended
 
 WATCHERS = 50
+T = TypeVar("T")
+
+
+def run_apart(main: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own (the browser tests' Playwright keeps an
+    event loop running in this one)."""
+
+    async def wrapped() -> T:
+        return await main()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wrapped()).result()
 
 
 def parsed(frame: bytes) -> list[tuple[str, Any]]:
@@ -74,7 +87,7 @@ async def in_step_and_behind() -> None:
 
 
 def test_watchers_in_step_share_one_publication_and_the_newest_wins() -> None:
-    asyncio.run(in_step_and_behind())
+    run_apart(in_step_and_behind)
 
 
 def test_a_watcher_after_the_end_gets_the_final_state_at_once() -> None:
@@ -85,7 +98,7 @@ def test_a_watcher_after_the_end_gets_the_final_state_at_once() -> None:
         live.bump()
         return [frame async for frame in watch(live, shown=1)]
 
-    (frame,) = asyncio.run(late())
+    (frame,) = run_apart(late)
     assert [name for name, _ in parsed(frame)] == ["state", "events", "end"]
     assert messages(frame) == ["event 2"]
 
@@ -127,7 +140,7 @@ def test_fifty_watchers_of_one_sweep_all_get_its_end(fresh: Served, demo_dir: Pa
             client, post_sweep(client, token, targets=targets, since=SINCE).json()["id"]
         )
         live = post_sweep(client, token, targets=targets, since=SINCE).json()["id"]
-        streams = asyncio.run(all_watch(fresh.url, live))
+        streams = run_apart(lambda: all_watch(fresh.url, live))
         final = wait_ended(client, live)
     assert {state for _, state, _ in ended_as(alone)} == {"ok"} and alone["events"] > 10_000
     assert ended_as(final) == ended_as(alone)  # watched or not, the same outcomes
