@@ -230,16 +230,28 @@ def watch_client(port: int, count: int) -> None:
         print(json.dumps(report), flush=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """The user + system CPU time of one process so far (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """The user + system CPU time so far of one process (its threads included) and of every
+    process of its session (the server is started in a session of its own: its sweeps'
+    worker processes too)."""
+    own = whole = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            values = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(values[3]) == pid:  # the session (field 6)
+            seconds = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+            whole += seconds
+            own += seconds if stat.parent.name == str(pid) else 0.0
+    return own, whole
 
 
 @dataclass
 class Round:
     wall: float  # the sweep's wall time (its live state's start to its end)
     cpu: float  # the server process's CPU time meanwhile
+    all_cpu: float  # the CPU time of the server and its worker processes meanwhile
     watched: dict[str, Any]  # what the watchers' client reported (empty: no watchers)
 
 
@@ -249,7 +261,7 @@ def one_sweep(url: str, server: int, demo: Path, viewers: subprocess.Popen[str] 
     with httpx.Client(base_url=url, timeout=60) as client:
         token = client.get("/api/session").json()["csrf"]
         body = {"targets": [str(demo)], "since": "7d"}
-        cpu = cpu_seconds(server)
+        before = cpu_seconds(server)
         live = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token}).json()["id"]
         if viewers is not None:
             assert viewers.stdin is not None
@@ -257,10 +269,10 @@ def one_sweep(url: str, server: int, demo: Path, viewers: subprocess.Popen[str] 
             viewers.stdin.flush()
         while (state := client.get(f"/api/live/{live}").json())["running"]:
             time.sleep(0.1)
-        cpu = cpu_seconds(server) - cpu
+        after = cpu_seconds(server)
         watched = json.loads(viewers.stdout.readline()) if viewers and viewers.stdout else {}
     wall = (parse_iso(state["ended"]) - parse_iso(state["started"])).total_seconds()
-    return Round(wall, cpu, watched)
+    return Round(wall, after[0] - before[0], after[1] - before[1], watched)
 
 
 PROFILED = """
@@ -287,17 +299,19 @@ def serve_command(store: Path) -> list[str]:
     return [sys.executable, "-m", "eventsweep.cli", *serve]
 
 
-def watchers(demo: Path, rounds: int) -> list[tuple[Round, Round]]:
-    """The server in a process of its own (``eventsweep serve``, as users run it), the 50
-    watchers in another one at the lowest priority (as browsers on other machines would be:
-    not taking the server's cores), rounds without and with watchers interleaved."""
+def watchers(demo: Path, rounds: int, tree: Path) -> list[tuple[Round, Round]]:
+    """The server in a process of its own (``eventsweep serve`` of the eventsweep in ``tree``,
+    as users run it), the 50 watchers in another one at the lowest priority (as browsers on
+    other machines would be: not taking the server's cores), rounds without and with watchers
+    interleaved."""
     found = []
     scratch = Path(tempfile.mkdtemp())
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_PORT": str(port)}
+    env = {**os.environ, "PYTHONPATH": str(tree), "EVENTSWEEP_PORT": str(port)}
     server = subprocess.Popen(
         serve_command(scratch / "s.db"),
         env=env,
+        cwd=tree,  # python -m puts the working directory first on the path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -313,9 +327,13 @@ def watchers(demo: Path, rounds: int) -> list[tuple[Round, Round]]:
             except httpx.TransportError:
                 time.sleep(0.1)
         one_sweep(url, server.pid, demo, None)  # warm: worker pool, store created
-        for _ in range(rounds):
-            alone = one_sweep(url, server.pid, demo, None)
-            found.append((alone, one_sweep(url, server.pid, demo, viewers)))
+        for number in range(rounds):  # alone first, then watched first: a drift hits both
+            if number % 2 == 0:
+                alone = one_sweep(url, server.pid, demo, None)
+                found.append((alone, one_sweep(url, server.pid, demo, viewers)))
+            else:
+                watched = one_sweep(url, server.pid, demo, viewers)
+                found.append((one_sweep(url, server.pid, demo, None), watched))
     finally:
         viewers.communicate(timeout=30)
         server.terminate()
@@ -329,15 +347,20 @@ def report_watchers(rows: list[tuple[Round, Round]]) -> None:
     for alone, watched in rows:
         seen = watched.watched
         print(
-            f"sweep alone {alone.wall:.3f} s (server CPU {alone.cpu:.2f} s), with {WATCHERS} "
-            f"watchers {watched.wall:.3f} s ({watched.wall / alone.wall - 1:+.1%}; server CPU "
-            f"{watched.cpu:.2f} s); each watcher got >= {seen['messages']} messages, "
+            f"sweep alone {alone.wall:.3f} s (CPU: server {alone.cpu:.2f} s, with workers "
+            f"{alone.all_cpu:.2f} s), with {WATCHERS} watchers {watched.wall:.3f} s "
+            f"({watched.wall / alone.wall - 1:+.1%}; CPU {watched.cpu:.2f} s, "
+            f"{watched.all_cpu:.2f} s); each watcher got >= {seen['messages']} messages, "
             f"{seen['per_second']:.1f} messages/s, {seen['bytes_per_second'] / 1000:.1f} kB/s"
         )
     if rows:
         ratio = statistics.median(w.wall / a.wall for a, w in rows)
         cpu = statistics.median(w.cpu / a.cpu for a, w in rows)
-        print(f"median with {WATCHERS} watchers: wall {ratio - 1:+.1%}, server CPU {cpu - 1:+.1%}")
+        whole = statistics.median(w.all_cpu / a.all_cpu for a, w in rows)
+        print(
+            f"median with {WATCHERS} watchers: wall {ratio - 1:+.1%}, server CPU {cpu - 1:+.1%},"
+            f" server and workers CPU {whole - 1:+.1%}"
+        )
 
 
 def main() -> int:
@@ -353,6 +376,11 @@ def main() -> int:
         help="the store of the big file's events (filled once, then reused)",
     )
     parser.add_argument("--parts", default="first,watchers,reads", help="which measures")
+    parser.add_argument(
+        "--server-tree",
+        default=str(ROOT),
+        help="the eventsweep tree the watchers' server runs from (another revision's checkout)",
+    )
     arguments = parser.parse_args()
     parts = set(arguments.parts.split(","))
     print(f"# {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -367,7 +395,7 @@ def main() -> int:
                 f"(median {statistics.median(times):.3f})",
             )
         if "watchers" in parts:
-            report_watchers(watchers(demo, arguments.rounds))
+            report_watchers(watchers(demo, arguments.rounds, Path(arguments.server_tree)))
     if "reads" not in parts:
         return 0
     big = Path(arguments.big)
