@@ -13,9 +13,16 @@
    deep in the result (the keyset token of page 200), the histogram of the whole range, the
    facets.
 3. **50 watchers**: the same local sweep started through the API of ``eventsweep serve`` (a
-   process of its own) with no watcher and with 50 server-sent-event streams open on it (from
-   the benchmark's process), interleaved; the sweep's wall time (its live state's
-   start to its end) compared.
+   process of its own, in a session of its own) with no watcher and with 50 server-sent-event
+   streams open on it, in rounds alternating which comes first. The watchers' client is
+   another process, at the lowest priority (``nice`` 19: browsers on other machines would not
+   take these cores), a raw socket per watcher counting what it receives. Measured: the
+   sweep's wall time (its live state's start to its end, as the server tells), the CPU time
+   of the server process and of the server with its sweeps' worker processes meanwhile, and
+   per watcher the messages (``event:`` lines) and bytes per second. ``--server-tree DIR``
+   runs the server from another checkout (an earlier revision); ``BENCH_WEB_PROFILE=FILE``
+   runs its event loop's thread under cProfile (statistics written when it stops; the
+   profiler itself slows the server).
 """
 
 from __future__ import annotations
