@@ -156,9 +156,9 @@ class LiveSweep:
         return publication
 
     async def publications(self) -> AsyncIterator[Publication]:
-        """The publications from now on: the current state at once (published now if it
-        changed since), then each next one; the final one last. A watcher still sending when
-        several came gets the newest only."""
+        """The publications from now on: the newest at once (made now if no clock runs and
+        the state changed since; the clock is started for a running sweep), then each next one;
+        the final one last. A watcher still sending when several came gets the newest only."""
         if self._ticker is None or self._ticker.done():  # no clock running: publish now
             if self.published is None or self.published.version != self.version:
                 self.publish()
