@@ -23,16 +23,20 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from eventsweep.batch import Batch
 from eventsweep.errors import EventsweepError
-from eventsweep.model import Outcome, Query, now_iso
+from eventsweep.model import Event, Outcome, Query, now_iso
 from eventsweep.sinks import SweepInfo
 from eventsweep.store import schema
+
+if TYPE_CHECKING:
+    from eventsweep.detect.rules import Detection
 
 ROWS = 4096  # events per commit, at most
 INTERVAL = 0.1  # seconds an event may wait for its commit
@@ -41,6 +45,10 @@ BUSY_MS = 60_000  # how long a commit waits for another writer
 
 _INSERT = "INSERT OR IGNORE INTO events (sweep, doc) VALUES (?, ?)"
 _INDEX_TEXT = "INSERT INTO events_text (rowid, message) SELECT id, message FROM events WHERE id > ?"
+_INSERT_DETECTION = (
+    "INSERT OR IGNORE INTO detections (sweep, target, log, ident, time, rule_id, title, level,"
+    " status, tags, path, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _STOP = object()
 
 
@@ -91,6 +99,7 @@ class _Held:
     spans: list[tuple[str | None, int]] = field(default_factory=list)  # (target, rows) in order
     outcomes: list[Outcome] = field(default_factory=list)
     since: float = 0.0  # when the oldest row arrived
+    detections: list[tuple[Any, ...]] = field(default_factory=list)  # a hunt's rows
 
 
 class StoreWriter:
@@ -128,6 +137,12 @@ class StoreWriter:
 
     def outcome(self, outcome: Outcome) -> None:
         self._put(outcome)
+
+    def detections(self, pairs: Sequence[tuple[Event, Detection]]) -> None:
+        """A hunt's detections, kept with this sweep: each joined to its event by the event's
+        identity (callable from any thread; committed with the events around them)."""
+        if pairs:
+            self._put(_Detections([detection_row(self.sweep_seq, *pair) for pair in pairs]))
 
     def close(self) -> None:
         try:
@@ -172,7 +187,8 @@ class StoreWriter:
         held = _Held()
         try:
             while True:
-                wait = None if not held.rows else max(0.0, held.since + INTERVAL - time.monotonic())
+                waiting = held.rows or held.detections
+                wait = None if not waiting else max(0.0, held.since + INTERVAL - time.monotonic())
                 try:
                     item = self._queue.get(timeout=wait)
                 except queue.Empty:
@@ -184,6 +200,11 @@ class StoreWriter:
                 if isinstance(item, Outcome):
                     held.outcomes.append(item)
                     self._commit(held)
+                    continue
+                if isinstance(item, _Detections):
+                    if not held.rows and not held.detections:
+                        held.since = time.monotonic()
+                    held.detections.extend(item.rows)
                     continue
                 if not held.rows:
                     held.since = time.monotonic()
@@ -203,9 +224,9 @@ class StoreWriter:
             pass
 
     def _commit(self, held: _Held) -> None:
-        if held.rows or held.outcomes:
+        if held.rows or held.outcomes or held.detections:
             self._transaction(lambda c: self._store(c, held))
-        held.rows, held.spans, held.outcomes = [], [], []
+        held.rows, held.spans, held.outcomes, held.detections = [], [], [], []
 
     def _store(self, connection: sqlite3.Connection, held: _Held) -> None:
         before = connection.execute("SELECT ifnull(max(id), 0) FROM events").fetchone()[0]
@@ -225,6 +246,8 @@ class StoreWriter:
                 self.stored[target] = self.stored.get(target, 0) + added
         if held.rows:
             connection.execute(_INDEX_TEXT, (before,))
+        if held.detections:
+            connection.executemany(_INSERT_DETECTION, held.detections)
         for outcome in held.outcomes:
             self._store_outcome(connection, outcome)
 
@@ -293,6 +316,37 @@ class StoreWriter:
         connection.execute("UPDATE sweeps SET ended = ? WHERE seq = ?", (now_iso(), self.sweep_seq))
 
 
+@dataclass(frozen=True, slots=True)
+class _Detections:
+    rows: list[tuple[Any, ...]]
+
+
+def identity(event: Event) -> tuple[str, str, str, str]:
+    """An event's identity as the store's ``events_identity`` has it: target, log, ``ident``
+    (the journald cursor, else the record id, else "") and time."""
+    cursor = event.data.get("__CURSOR") if isinstance(event.data, dict) else None
+    if cursor is not None:
+        ident = str(cursor)
+    else:
+        ident = str(event.record_id) if event.record_id is not None else ""
+    return event.target, event.log, ident, event.time
+
+
+def detection_row(seq: int, event: Event, detection: Detection) -> tuple[Any, ...]:
+    """A detections row: the sweep, the event's identity, the rule and what it matched."""
+    return (
+        seq,
+        *identity(event),
+        detection.id,
+        detection.title,
+        detection.level,
+        detection.status,
+        orjson.dumps(list(detection.tags)).decode(),
+        detection.path,
+        orjson.dumps(list(detection.fields)).decode(),
+    )
+
+
 def _rows(seq: int, batch: Batch) -> list[tuple[int, str]]:
     """The batch's events as rows: the sweep and each event's JSON text."""
     text = batch.jsonl().decode("utf-8")
@@ -303,9 +357,10 @@ PRUNE_STEP = 20_000  # events deleted per transaction (other writers go on betwe
 
 
 def prune(path: str, before: str) -> tuple[int, int]:
-    """Delete the events older than ``before`` (ISO UTC) and the sweeps that ended before it
-    (with their outcomes); bookmarks stay, so ``--new`` still resumes where it was. Returns
-    (events, sweeps) deleted. A step at a time: a sweep writing meanwhile is not held up."""
+    """Delete the events (and detections) older than ``before`` (ISO UTC) and the sweeps that
+    ended before it (with their outcomes); bookmarks stay, so ``--new`` still resumes where it
+    was. Returns (events, sweeps) deleted. A step at a time: a sweep writing meanwhile is not
+    held up."""
     if schema.check(path) == 0:
         return 0, 0
     connection = connect(path)
@@ -322,6 +377,7 @@ def prune(path: str, before: str) -> tuple[int, int]:
             if cursor.rowcount < PRUNE_STEP:
                 break
         connection.execute("BEGIN IMMEDIATE")
+        connection.execute("DELETE FROM detections WHERE time < ?", (before,))  # as their events
         sweeps = connection.execute(
             "DELETE FROM sweeps WHERE ended IS NOT NULL AND ended < ?", (before,)
         ).rowcount
