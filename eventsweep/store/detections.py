@@ -45,6 +45,11 @@ class StoredDetection:
     path: str
     fields: tuple[str, ...]
 
+    @property
+    def id(self) -> str:
+        """The rule's id (as a hunt's detection names it)."""
+        return self.rule_id
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.rule_id,
