@@ -6,6 +6,9 @@ matched fields, the Detections facet and page). A rule's title is attacker-contr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from eventsweep import cli
 from eventsweep.demo import generate
 from tests.web.conftest import DEMO_END, SINCE, Served, serving
 
@@ -57,6 +59,7 @@ detection:
 """,
 }
 WEEK = {"since": SINCE, "until": "2026-11-21T00:00:00Z"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +78,10 @@ def hunted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, C
     argv += ["--until", DEMO_END, "--store", str(store), "--format", "jsonl", "-o", str(printed)]
     swept = ["sweep", str(root / "demo"), "--since", SINCE, "--until", DEMO_END]
     swept += ["--store", str(store), "--format", "jsonl", "-o", str(root / "events.jsonl")]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EVENTSWEEP_CACHE", str(root / "cache"))
-        assert cli.main(swept) == 0  # every event of the week, then the hunt's detections
-        assert cli.main(argv) == 0
+    # in processes of their own: the browser's event loop may already run in this thread
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_CACHE": str(root / "cache")}
+    for words in (swept, argv):  # every event of the week, then the hunt's detections
+        subprocess.run([sys.executable, "-m", "eventsweep.cli", *words], env=env, check=True)
     counts = Counter(json.loads(line)["rule"]["title"] for line in printed.read_text().splitlines())
     assert set(counts) == {"Failed logon", HOSTILE, "Logon failure of anyone"}
     from eventsweep.web.context import WebConfig
