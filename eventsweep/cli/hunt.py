@@ -176,10 +176,10 @@ def run_hunt(arguments: argparse.Namespace) -> int:
     if arguments.since is None:
         arguments.since = DEFAULT_SINCE
     rules = load(arguments)
+    every = flags.store_of(arguments) is not None  # the store keeps every event read
     with shared(rules) as ref:
-        planned = plan_request(request_of(arguments))  # the targets as given, to check -o, --store
+        planned = plan_request(hunting(request_of(arguments), rules, ref, every))
         store = storing.store_output(arguments, planned, "hunt")
-        planned = plan_request(hunting(request_of(arguments), rules, ref, store is not None))
         with printed(arguments, planned, binary_ok=not arguments.summary) as place:
             counts: Counter[SummaryRow] = Counter()
             hunt = Hunt(rules, detection_writer(arguments, place, counts), counts, store)
