@@ -83,6 +83,6 @@ class Batch:
 
 
 def _line(event: Event) -> bytes:
-    if type(event) is EncodedEvent:  # already JSON, made by a worker process
+    if isinstance(event, EncodedEvent):  # already JSON, made by a worker process
         return event.line
     return json_line(event)

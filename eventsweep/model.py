@@ -334,6 +334,9 @@ class TargetStatus:
     partial: bool = False
     resume: dict[str, Bookmark] = field(default_factory=dict)
     bookmarks: dict[str, Bookmark] = field(default_factory=dict)
+    # events read and within the query that the source did not hand on: a hunt matched them
+    # where they were read and no rule did (the outcome counts them among the events read)
+    passed: int = 0
 
     def resume_after(self, log: str) -> Bookmark | None:
         """The bookmark to resume this log after, if the caller gave one."""

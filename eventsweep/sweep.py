@@ -187,10 +187,10 @@ class Sweep:
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
-            outcome = _outcome(target, "interrupted", counter[0], status, started)
+            outcome = _outcome(target, "interrupted", counter[0] + status.passed, status, started)
         except Exception as exc:
             log.debug("target %s failed", target, exc_info=exc)
-            outcome = _failed(target, exc, counter[0], status, started)
+            outcome = _failed(target, exc, counter[0] + status.passed, status, started)
         finally:
             self._spools[index].close()
         self.outcomes[index] = outcome
@@ -212,7 +212,7 @@ class Sweep:
                         counter[0] += len(batch)
                         added = len(batch)
                         del item, batch  # a waiting target holds no list of its own
-                        self._emit(Read(index, source.target, added, counter[0]))
+                        self._emit(Read(index, source.target, added, counter[0] + status.passed))
                         if limit is not None and counter[0] >= limit:
                             whole = False  # older records of the window were not read
                             break
@@ -222,7 +222,8 @@ class Sweep:
             raise TimeoutError(f"no end after {self.timeout:g}s") from exc
         state = "partial" if status.partial else "ok"
         marks = tuple(status.bookmarks.values()) if whole else ()
-        return _outcome(source.target, state, counter[0], status, started, bookmarks=marks)
+        read = counter[0] + status.passed  # passed: matched away where read (a hunt)
+        return _outcome(source.target, state, read, status, started, bookmarks=marks)
 
 
 def _outcome(

@@ -18,16 +18,22 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 from eventsweep.cli import flags
-from eventsweep.cli.sweep import drive, printed, request_of
+from eventsweep.cli.sweep import Place, drive, printed, request_of
 from eventsweep.errors import UsageError
-from eventsweep.runner import plan_request
+from eventsweep.runner import Request, plan_request
+from eventsweep.sinks import Output
+from eventsweep.sources import Settings
 from eventsweep.text import defuse
 
 if TYPE_CHECKING:  # eventsweep.detect is imported when a hunt starts, not at start-up
-    from eventsweep.detect import RuleProblem, RuleSet
+    from eventsweep.detect import Detection, RuleProblem, RuleSet, SummaryRow
+    from eventsweep.detect.hunt import DetectionWriter
+    from eventsweep.detect.workers import RuleRef
+    from eventsweep.model import Event
 
 RULE_LEVELS = ("informational", "low", "medium", "high", "critical")
 RULE_STATUSES = ("stable", "test", "experimental", "deprecated", "unsupported")
+DEFAULT_SINCE = "8h"  # as sweep's
 LISTED = 20  # problems listed one by one; beyond, counted by reason (``rules check`` lists all)
 
 
@@ -48,7 +54,9 @@ def add_parsers(commands: Any) -> None:
     flags.add_exact(hunt)
     flags.add_output(hunt)
     flags.add_connections(hunt)
-    hunt.set_defaults(run=run_hunt)
+    flags.add_store(hunt)
+    _add_stored(hunt)
+    hunt.set_defaults(run=run_hunt, since=None)  # 8h, or with --stored every stored event
     rules = commands.add_parser("rules", help="Sigma rule sets", description="Sigma rule sets.")
     verbs = rules.add_subparsers(
         dest="verb", required=True, parser_class=type(rules), help="what to do with them"
@@ -82,6 +90,25 @@ def _add_rules(parser: argparse.ArgumentParser) -> None:
         help=", ".join(RULE_STATUSES),
     )
     add("--tag", action="append", default=[], metavar="TAG", help="e.g. attack.t1059 (repeatable)")
+
+
+def _add_stored(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hunting the store's events (no host is contacted)")
+    add = group.add_argument
+    add(
+        "--stored",
+        action="store_true",
+        help="hunt the events kept in the store, with query's filters (no TARGET); without"
+        " --since, every stored event",
+    )
+    add(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="--stored: only targets matching this shell wildcard pattern (repeatable)",
+    )
+    add("--sweep", metavar="ID", help="--stored: only the events this sweep stored")
 
 
 def _words(flag: str, texts: Sequence[str], known: Sequence[str]) -> frozenset[str]:
@@ -135,30 +162,63 @@ def _kind(reason: str) -> str:
 
 
 def run_hunt(arguments: argparse.Namespace) -> int:
-    from eventsweep.detect.hunt import Hunt, open_writer, pushdown
+    from eventsweep.cli import storing
+    from eventsweep.detect.hunt import Hunt
+    from eventsweep.detect.workers import shared
 
+    if arguments.stored:
+        from eventsweep.cli.hunt_stored import hunt_stored
+
+        return hunt_stored(arguments, load)
+    for flag, given in (("--target", arguments.target), ("--sweep", arguments.sweep)):
+        if given:
+            raise UsageError(f"{flag}: only with --stored (the store's events)")
+    if arguments.since is None:
+        arguments.since = DEFAULT_SINCE
     rules = load(arguments)
-    request = request_of(arguments)
-    planned = plan_request(replace(request, queries=pushdown(request.query, rules.wanted())))
-    with printed(arguments, planned, binary_ok=not arguments.summary) as place:
-        stream, options = place.stream, place.options
-        counts: Counter[Any] = Counter()
-        writer = (
-            Summary(stream, counts)
-            if arguments.summary
-            else open_writer(place.format, stream, options)
-        )
-        hunt = Hunt(rules, writer, counts)
-        return drive(planned, [hunt], place.show, place.outcomes, arguments.output)
+    every = flags.store_of(arguments) is not None  # the store keeps every event read
+    with shared(rules) as ref:
+        planned = plan_request(hunting(request_of(arguments), rules, ref, every))
+        store = storing.store_output(arguments, planned, "hunt")
+        with printed(arguments, planned, binary_ok=not arguments.summary) as place:
+            counts: Counter[SummaryRow] = Counter()
+            hunt = Hunt(rules, detection_writer(arguments, place, counts), counts, store)
+            outputs: list[Output] = [hunt] if store is None else [hunt, store]
+            return drive(planned, outputs, place.show, place.outcomes, arguments.output)
+
+
+def hunting(request: Request, rules: RuleSet, ref: RuleRef, every: bool) -> Request:
+    """The sweep a hunt runs: each kind of target asked only for what the rules can match
+    (:func:`~eventsweep.detect.hunt.pushdown`), .evtx files matched in the workers that parse
+    them (only the detections come back unless ``every``: the store keeps every event)."""
+    from eventsweep.detect.hunt import pushdown
+    from eventsweep.sources.evtx import EvtxOptions
+
+    found = request.settings.options.get("evtx")
+    evtx = found if isinstance(found, EvtxOptions) else EvtxOptions()
+    options = {**request.settings.options, "evtx": replace(evtx, rules=ref, every=every)}
+    queries = pushdown(request.query, rules.wanted())
+    return replace(request, settings=Settings(options), queries=queries)
+
+
+def detection_writer(
+    arguments: argparse.Namespace, place: Place, counts: Counter[SummaryRow]
+) -> DetectionWriter:
+    """Where detections go: the chosen format, or the ``--summary`` table of ``counts``."""
+    from eventsweep.detect.hunt import open_writer
+
+    if arguments.summary:
+        return Summary(place.stream, counts)
+    return open_writer(place.format, place.stream, place.options)
 
 
 class Summary:
     """Counts only; the table of rule × target counts when the hunt ends."""
 
-    def __init__(self, stream: IO[Any], counts: Counter[Any]) -> None:
+    def __init__(self, stream: IO[Any], counts: Counter[SummaryRow]) -> None:
         self._stream, self._counts = stream, counts
 
-    def write(self, event: object, detection: object) -> None:
+    def write(self, event: Event, detection: Detection) -> None:
         del event, detection
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ rules and hands every detection (the event, unchanged, and the rule that matched
 detection writer: JSON Lines (the event's fields plus a ``rule`` object), CSV (the event's
 columns plus the rule's), the table (the rule's level and title beside the event) or .evtx (the
 event, its data with the rule's id, title and level added). ``--summary`` counts detections per
-rule and target instead. :func:`pushdown` narrows the query of each kind of target to what the
+rule and target instead. Events matched where they were read (the .evtx workers: a
+:class:`~eventsweep.detect.workers.MatchedEvent`) bring their detections; the others are
+matched here. :func:`pushdown` narrows the query of each kind of target to what the
 rule set can match at all, so that only those events leave the hosts.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import IO, Any, Protocol
 
@@ -41,26 +43,44 @@ class DetectionWriter(Protocol):
     def close(self) -> None: ...
 
 
+class DetectionStore(Protocol):
+    """Where a hunt keeps its detections beside the sweep's events (the store's writer)."""
+
+    def detections(self, pairs: Sequence[tuple[Event, Detection]]) -> None: ...
+
+
 class Hunt:
-    """An output: the rules over every event; detections to ``writer``, counts to ``counts``."""
+    """An output: the rules over every event; detections to ``writer``, counts to ``counts``,
+    and, a batch's at a time, to ``store`` (which is an output of the same sweep: it keeps
+    the events)."""
 
     def __init__(
-        self, rules: RuleSet, writer: DetectionWriter | None, counts: Counter[SummaryRow]
+        self,
+        rules: RuleSet,
+        writer: DetectionWriter | None,
+        counts: Counter[SummaryRow],
+        store: DetectionStore | None = None,
     ) -> None:
-        self.rules, self.writer, self.counts = rules, writer, counts
+        self.rules, self.writer, self.counts, self.store = rules, writer, counts, store
 
     def open(self, sweep: SweepInfo) -> None:
         del sweep
 
     def write(self, batch: Batch) -> None:
         match, counts, writer = self.rules.match, self.counts, self.writer
+        kept: list[tuple[Event, Detection]] = []
         for event in batch.events():
-            for detection in match(event):
+            found = getattr(event, "detections", None)  # matched where it was read
+            for detection in match(event) if found is None else found:
                 counts[
                     SummaryRow(detection.id, detection.title, detection.level, event.target)
                 ] += 1
                 if writer is not None:
                     writer.write(event, detection)
+                if self.store is not None:
+                    kept.append((event, detection))
+        if kept and self.store is not None:
+            self.store.detections(kept)
 
     def outcome(self, outcome: Outcome) -> None:
         del outcome

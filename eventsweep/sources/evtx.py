@@ -15,6 +15,7 @@ import glob
 import os
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
@@ -22,6 +23,9 @@ from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan
 from eventsweep.model import Bookmark, EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Source, evtx_resume
 from eventsweep.sources.evtx_worker import Group, parse_group
+
+if TYPE_CHECKING:
+    from eventsweep.detect.workers import RuleRef
 
 GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 # A lone target's selection up to this many chunks (a window, mostly) is parsed in threads: a
@@ -49,6 +53,10 @@ class EvtxOptions:
     """The .evtx source's own settings."""
 
     exact: bool = False  # parse every chunk, whatever the window (see the README)
+    # a hunt's rule set, matched in the workers that parse (None: the events go to the parent
+    # as they are); ``every`` False: only the events some rule matched come back
+    rules: RuleRef | None = None
+    every: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,8 @@ class EvtxSource:
     path: str
     exact: bool = False
     identity: Identity | None = field(default=None, compare=False)
+    rules: RuleRef | None = field(default=None, compare=False)  # see EvtxOptions
+    every: bool = True
 
     async def events(
         self, query: Query, status: TargetStatus
@@ -75,10 +85,12 @@ class EvtxSource:
                 status.warn(f"{damaged} damaged chunk slot(s) skipped", damaged)
             query = begun.query(query)
             in_thread = alone and sum(map(len, groups)) <= IN_THREAD
-            results = (_in_thread if in_thread else _parse)(self, groups, query, begun.after)
+            hunt = _Hunt(self.rules, self.every) if self.rules and query.limit is None else NO_HUNT
+            results = (_in_thread if in_thread else _parse)(self, groups, query, begun.after, hunt)
             late = 0
             async for result in results:
                 _warn(status, result)
+                status.passed += result.passed
                 late += result.late
                 events = _events(result)
                 del result  # held no longer than its events: many targets wait at once
@@ -111,32 +123,34 @@ SCHEME = "evtx:"  # optional before a path; any case, as every scheme
 def plan(text: str, options: EvtxOptions | None) -> Sequence[Source]:
     """A file, a directory (every .evtx below it) or a glob, as sources, sorted by path."""
     path = text[len(SCHEME) :] if text[: len(SCHEME)].lower() == SCHEME else text
-    exact = (options or EvtxOptions()).exact
+    options = options or EvtxOptions()
     if os.path.isdir(path):
-        found = _each(_below(path, set()), exact)
+        found = _each(_below(path, set()), options)
         return found or [MissingSource(text, f"no .evtx file in directory {path}")]
     if os.path.exists(path):
-        return [_source(text, path, exact)]
+        return [_source(text, path, options)]
     if _GLOB & set(path):
-        found = _each(_expand(path), exact)
+        found = _each(_expand(path), options)
         return found or [MissingSource(text, f"no .evtx file matches {path}")]
     return [MissingSource(text, f"no such file or directory: {path}")]
 
 
-def _source(target: str, path: str, exact: bool) -> EvtxSource:
+def _source(target: str, path: str, options: EvtxOptions) -> EvtxSource:
+    exact, rules, every = options.exact, options.rules, options.every
     try:
         info = os.stat(path)
-    except OSError:
-        return EvtxSource(target, path, exact)  # opening it will say what is wrong
-    return EvtxSource(target, os.path.realpath(path), exact, (info.st_dev, info.st_ino))
+    except OSError:  # opening it will say what is wrong
+        return EvtxSource(target, path, exact, None, rules, every)
+    identity = (info.st_dev, info.st_ino)
+    return EvtxSource(target, os.path.realpath(path), exact, identity, rules, every)
 
 
-def _each(files: list[str], exact: bool) -> list[Source]:
+def _each(files: list[str], options: EvtxOptions) -> list[Source]:
     """One source per real file, the first path found to it kept."""
     sources: list[Source] = []
     seen: set[Identity | None] = set()
     for file in files:
-        source = _source(file, file, exact)
+        source = _source(file, file, options)
         if source.identity is None or source.identity not in seen:
             seen.add(source.identity)
             sources.append(source)
@@ -259,18 +273,36 @@ def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]
         raise OpenError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+class _Hunt(NamedTuple):
+    """What a hunt asks of each group: its rule set, and whether every event comes back."""
+
+    rules: RuleRef | None
+    every: bool
+
+
+NO_HUNT = _Hunt(None, True)
+
+
 async def _in_thread(
-    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query, after: int | None = None
+    source: EvtxSource,
+    groups: list[list[ChunkSlot]],
+    query: Query,
+    after: int | None = None,
+    hunt: _Hunt = NO_HUNT,
 ) -> AsyncGenerator[Group, None]:
     """Parse the groups one after the other in a thread (see IN_THREAD)."""
     for group in groups:
         yield await run_in_thread(
-            parse_group, source.path, group, query, source.target, now_iso(), after
+            parse_group, source.path, group, query, source.target, now_iso(), after, *hunt
         )
 
 
 def _events(result: Group) -> list[Event]:
     lines = result.lines.splitlines(keepends=True)
+    if result.detections is not None:
+        from eventsweep.detect.workers import MatchedEvent
+
+        return list(map(MatchedEvent, result.times, lines, result.detections))
     return list(map(EncodedEvent, result.times, lines))
 
 
@@ -286,7 +318,11 @@ def _warn(status: TargetStatus, result: Group) -> None:
 
 
 async def _parse(
-    source: EvtxSource, groups: list[list[ChunkSlot]], query: Query, after: int | None = None
+    source: EvtxSource,
+    groups: list[list[ChunkSlot]],
+    query: Query,
+    after: int | None = None,
+    hunt: _Hunt = NO_HUNT,
 ) -> AsyncGenerator[Group, None]:
     """Parse the groups in worker processes, a few ahead, yielding results in order.
 
@@ -303,7 +339,7 @@ async def _parse(
                 if group is None:
                     break
                 await slots.acquire()
-                pending.append(asyncio.ensure_future(_submit(source, group, query, after)))
+                pending.append(asyncio.ensure_future(_submit(source, group, query, after, hunt)))
             if not pending:
                 return
             yield await pending[0]
@@ -316,8 +352,12 @@ async def _parse(
 
 
 async def _submit(
-    source: EvtxSource, group: list[ChunkSlot], query: Query, after: int | None = None
+    source: EvtxSource,
+    group: list[ChunkSlot],
+    query: Query,
+    after: int | None = None,
+    hunt: _Hunt = NO_HUNT,
 ) -> Group:
     return await run_in_process(
-        parse_group, source.path, group, query, source.target, now_iso(), after
+        parse_group, source.path, group, query, source.target, now_iso(), after, *hunt
     )

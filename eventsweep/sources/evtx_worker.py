@@ -12,6 +12,12 @@ Every value read from a record may be damaged (a bit flip on disk): a time that 
 fixed-width ISO time between 1601 and 9999 is never passed on. A damaged ``TimeCreated`` gives
 way to the record's write time; a record with neither, or with any other value that breaks the
 mapping, is skipped and counted (:attr:`Group.damaged`), never the file.
+
+Hunting: given a rule set (a :class:`~eventsweep.detect.workers.RuleRef`), each event that
+passes the query is matched here too, by the one matcher (:meth:`RuleSet.match`), and comes
+back with its detections (:attr:`Group.detections`); with ``every`` False only the events some
+rule matched come back, the others are only counted (:attr:`Group.passed`), so the parent
+does nothing for them.
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ import re
 import threading
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from evtx import PyEvtxParser
 
 from eventsweep.formats.evtx.index import SLACK_SECONDS, ChunkSlot, assemble
 from eventsweep.formats.evtx.layout import AUDIT_FAILURE, AUDIT_SUCCESS, LEVEL_WORDS, render
-from eventsweep.model import Query, parse_iso
+from eventsweep.model import Event, Query, parse_iso
+
+if TYPE_CHECKING:  # imported by a hunt's first group only (see Hunting below)
+    from eventsweep.detect.rules import Detection
+    from eventsweep.detect.workers import RuleRef
 
 Encoded = tuple[str, bytes]
 """An event as a worker sends it: its time and its JSON Lines text (one object, newline)."""
@@ -55,6 +65,8 @@ class Group(NamedTuple):
     late: int  # records (window queries only) written over SLACK_SECONDS from TimeCreated
     damaged: int = 0  # records skipped for a damaged value (no valid time, a broken field)
     retimed: int = 0  # records whose TimeCreated was damaged: their write time is used
+    detections: list[tuple[Detection, ...]] | None = None  # a hunt's: each event's, in order
+    passed: int = 0  # a hunt's events that no rule matched, not sent (``every`` False)
 
 
 class Parsed(NamedTuple):
@@ -82,6 +94,8 @@ def parse_group(
     target: str,
     collected_at: str,
     after: int | None = None,
+    rules: RuleRef | None = None,
+    every: bool = True,
 ) -> Group:
     """The matching events of the given chunks, and counts (:class:`Group`).
 
@@ -91,9 +105,12 @@ def parse_group(
     those here (rather than through its skip_errors warnings, which go through the
     process-global warnings filters) is safe in threads too. ``after``: only the records whose
     header's record id is above it (``--new``, see :mod:`eventsweep.sources.evtx_resume`).
+    ``rules``, ``every``: a hunt's (see the module docstring).
     """
-    found: list[tuple[int, str, bytes]] = []
-    seen = errors = late = damaged = 0
+    found: list[tuple[int, str, bytes, tuple[Detection, ...]]] = []
+    seen = errors = late = damaged = passed = 0
+    match = _matcher(rules)
+    hits: tuple[Detection, ...] = ()
     _tally.retimed = 0
     windowed = query.since is not None or query.until is not None
     filtered = query != Query(since=query.since, until=query.until, limit=query.limit)
@@ -122,6 +139,11 @@ def parse_group(
                             continue
                     elif windowed and not query.in_window(event["time"]):
                         continue
+                    if match is not None:
+                        hits = tuple(match(Event(*event.values())))
+                        if not hits and not every:
+                            passed += 1
+                            continue
                     line = _dumps(event) + b"\n"  # model.json_line, inlined: the hot loop
                 except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # orjson refuses
                     errors += 1
@@ -129,14 +151,28 @@ def parse_group(
                 except _DAMAGE:
                     damaged += 1
                     continue
-                found.append((event["record_id"] or 0, event["time"], line))
+                found.append((event["record_id"] or 0, event["time"], line, hits))
             break
         except RuntimeError:  # a bad chunk or record; the parser goes on after it
             errors += 1
-    found.sort(reverse=True)
-    times = [time for _, time, _ in found]
-    lines = b"".join([line for _, _, line in found])
-    return Group(times, lines, errors, seen, late, damaged, _tally.retimed)
+    found.sort(key=_order, reverse=True)
+    times = [item[1] for item in found]
+    lines = b"".join([item[2] for item in found])
+    detections = [item[3] for item in found] if match is not None else None
+    return Group(times, lines, errors, seen, late, damaged, _tally.retimed, detections, passed)
+
+
+def _order(item: tuple[int, str, bytes, Any]) -> tuple[int, str, bytes]:
+    return item[0], item[1], item[2]
+
+
+def _matcher(rules: RuleRef | None) -> Any:
+    """The match function of a hunt's rule set (loaded once per process), or None."""
+    if rules is None:
+        return None
+    from eventsweep.detect.workers import rules_of
+
+    return rules_of(rules).match
 
 
 def _created_in(text: str) -> str:

@@ -23,6 +23,10 @@ range read whole hours and minutes from them and only the edges from ``events``:
 histogram of a million events reads a few thousand rows. Absent values are kept as ``''``
 (log, source, level) and ``-1`` (event id), a primary key's columns being NOT NULL.
 
+A hunt's detections (``detections``, version 3) are rows of their own: the event's identity
+(the four columns of ``events_identity``), the rule's id, title, level, status, tags, file
+and the fields it matched; one per event and rule.
+
 Migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1`` inside the
 transaction :func:`migrate` opens; the next version is one function appended here and a test
 that opens a store written by the previous one.
@@ -199,8 +203,38 @@ def _to_v2(connection: sqlite3.Connection) -> None:
         connection.execute(counted(table, "id > ?"), (0,))
 
 
+DETECTIONS = """
+CREATE TABLE detections (
+    id        INTEGER PRIMARY KEY,
+    sweep     INTEGER NOT NULL,     -- the sweep (a hunt) that stored it first
+    target    TEXT NOT NULL,        -- the event's identity, as events_identity has it:
+    log       TEXT NOT NULL,        --   target, log, ident, time
+    ident     TEXT NOT NULL,
+    time      TEXT NOT NULL,
+    rule_id   TEXT NOT NULL,
+    title     TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    tags      TEXT NOT NULL,        -- JSON list
+    path      TEXT NOT NULL,        -- the rule's file
+    fields    TEXT NOT NULL         -- JSON list: the event fields the rule matched
+);
+CREATE UNIQUE INDEX detections_identity ON detections (target, log, ident, time, rule_id);
+CREATE INDEX detections_time ON detections (time);
+CREATE INDEX detections_rule ON detections (rule_id, time);
+CREATE INDEX detections_sweep ON detections (sweep);
+"""
+
+
+def _add_detections(connection: sqlite3.Connection) -> None:
+    """Version 3: the detections of hunts, each joined to its event by the event's identity
+    (the events table is not touched)."""
+    for statement in statements(DETECTIONS):
+        connection.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [_to_v1, _to_v2]  # MIGRATIONS[n]: version n → n + 1
+MIGRATIONS: list[Migration] = [_to_v1, _to_v2, _add_detections]  # MIGRATIONS[n]: version n → n + 1
 VERSION = len(MIGRATIONS)
 
 

@@ -24,8 +24,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,6 +36,9 @@ from eventsweep.model import Event, Outcome, Query, json_line, now_iso
 from eventsweep.sinks import SweepInfo
 from eventsweep.store import schema
 
+if TYPE_CHECKING:
+    from eventsweep.detect.rules import Detection
+
 ROWS = 4096  # events per commit, at most
 INTERVAL = 0.1  # seconds an event may wait for its commit
 QUEUED = 64  # batches and outcomes waiting for the writer thread
@@ -43,6 +47,10 @@ BUSY_MS = 60_000  # how long a commit waits for another writer
 _INSERT = (
     "INSERT OR IGNORE INTO events (sweep, time, target, log, ident, event_id, level, source, doc)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_DETECTION = (
+    "INSERT OR IGNORE INTO detections (sweep, target, log, ident, time, rule_id, title, level,"
+    " status, tags, path, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STOP = object()
 
@@ -94,6 +102,7 @@ class _Held:
     spans: list[tuple[str | None, int]] = field(default_factory=list)  # (target, rows) in order
     outcomes: list[Outcome] = field(default_factory=list)
     since: float = 0.0  # when the oldest row arrived
+    detections: list[tuple[Any, ...]] = field(default_factory=list)  # a hunt's rows
 
 
 class StoreWriter:
@@ -131,6 +140,12 @@ class StoreWriter:
 
     def outcome(self, outcome: Outcome) -> None:
         self._put(outcome)
+
+    def detections(self, pairs: Sequence[tuple[Event, Detection]]) -> None:
+        """A hunt's detections, kept with this sweep: each joined to its event by the event's
+        identity (callable from any thread; committed with the events around them)."""
+        if pairs:
+            self._put(_Detections([detection_row(self.sweep_seq, *pair) for pair in pairs]))
 
     def close(self) -> None:
         try:
@@ -175,7 +190,8 @@ class StoreWriter:
         held = _Held()
         try:
             while True:
-                wait = None if not held.rows else max(0.0, held.since + INTERVAL - time.monotonic())
+                waiting = held.rows or held.detections
+                wait = None if not waiting else max(0.0, held.since + INTERVAL - time.monotonic())
                 try:
                     item = self._queue.get(timeout=wait)
                 except queue.Empty:
@@ -187,6 +203,11 @@ class StoreWriter:
                 if isinstance(item, Outcome):
                     held.outcomes.append(item)
                     self._commit(held)
+                    continue
+                if isinstance(item, _Detections):
+                    if not held.rows and not held.detections:
+                        held.since = time.monotonic()
+                    held.detections.extend(item.rows)
                     continue
                 if not held.rows:
                     held.since = time.monotonic()
@@ -206,9 +227,9 @@ class StoreWriter:
             pass
 
     def _commit(self, held: _Held) -> None:
-        if held.rows or held.outcomes:
+        if held.rows or held.outcomes or held.detections:
             self._transaction(lambda c: self._store(c, held))
-        held.rows, held.spans, held.outcomes = [], [], []
+        held.rows, held.spans, held.outcomes, held.detections = [], [], [], []
 
     def _store(self, connection: sqlite3.Connection, held: _Held) -> None:
         before = connection.execute("SELECT ifnull(max(id), 0) FROM events").fetchone()[0]
@@ -235,6 +256,8 @@ class StoreWriter:
             else:  # some were stored already: counted from what the insert added
                 for table in schema.COUNTS:
                     connection.execute(schema.counted(table, "id > ?"), (before,))
+        if held.detections:
+            connection.executemany(_INSERT_DETECTION, held.detections)
         for outcome in held.outcomes:
             self._store_outcome(connection, outcome)
 
@@ -303,6 +326,33 @@ class StoreWriter:
         connection.execute("UPDATE sweeps SET ended = ? WHERE seq = ?", (now_iso(), self.sweep_seq))
 
 
+@dataclass(frozen=True, slots=True)
+class _Detections:
+    rows: list[tuple[Any, ...]]
+
+
+def identity(event: Event) -> tuple[str, str, str, str]:
+    """An event's identity as the store's ``events_identity`` has it: target, log, ``ident``
+    (the journald cursor, else the record id, else "") and time."""
+    cursor = event.data.get("__CURSOR") if isinstance(event.data, dict) else None
+    return event.target, event.log, _ident(cursor, event.record_id), event.time
+
+
+def detection_row(seq: int, event: Event, detection: Detection) -> tuple[Any, ...]:
+    """A detections row: the sweep, the event's identity, the rule and what it matched."""
+    return (
+        seq,
+        *identity(event),
+        detection.id,
+        detection.title,
+        detection.level,
+        detection.status,
+        orjson.dumps(list(detection.tags)).decode(),
+        detection.path,
+        orjson.dumps(list(detection.fields)).decode(),
+    )
+
+
 Row = tuple[int, str, str, str | None, str, int | None, str | None, str | None, str]
 _MESSAGE = ',"message":'
 _CURSOR = '"__CURSOR":'
@@ -339,8 +389,7 @@ def _add_counts(connection: sqlite3.Connection, rows: list[Row]) -> None:
 
 
 def _event_row(seq: int, event: Event) -> Row:
-    cursor = event.data.get("__CURSOR")
-    ident = _ident(cursor, event.record_id)
+    _, _, ident, _ = identity(event)
     line = json_line(event)[:-1].decode("utf-8")
     return (seq, event.time, event.target, event.log, ident, event.event_id, event.level,
             event.source, line)  # fmt: skip
@@ -391,9 +440,10 @@ def _prune_step(connection: sqlite3.Connection, before: str) -> int:
 
 
 def prune(path: str, before: str) -> tuple[int, int]:
-    """Delete the events older than ``before`` (ISO UTC) and the sweeps that ended before it
-    (with their outcomes); bookmarks stay, so ``--new`` still resumes where it was. Returns
-    (events, sweeps) deleted. A step at a time: a sweep writing meanwhile is not held up."""
+    """Delete the events (and detections) older than ``before`` (ISO UTC) and the sweeps that
+    ended before it (with their outcomes); bookmarks stay, so ``--new`` still resumes where it
+    was. Returns (events, sweeps) deleted. A step at a time: a sweep writing meanwhile is not
+    held up."""
     if schema.check(path) == 0:
         return 0, 0
     connection = connect(path)
@@ -411,6 +461,7 @@ def prune(path: str, before: str) -> tuple[int, int]:
             if deleted < PRUNE_STEP:
                 break
         connection.execute("BEGIN IMMEDIATE")
+        connection.execute("DELETE FROM detections WHERE time < ?", (before,))  # as their events
         sweeps = connection.execute(
             "DELETE FROM sweeps WHERE ended IS NOT NULL AND ended < ?", (before,)
         ).rowcount

@@ -7,7 +7,7 @@ A state-changing call (POST) needs the session's CSRF token in ``X-CSRF-Token``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from eventsweep.errors import UsageError
+from eventsweep.store import detections as kept
+from eventsweep.store.detections import Listed, RuleCount, StoredDetection
 from eventsweep.store.reader import Histogram, Page, Reader, Stored, SweepRecord
 from eventsweep.web.context import Context, SweepSpec
 from eventsweep.web.live import LiveSweep, watch
@@ -71,6 +73,12 @@ class Results:
     search: Search  # with its moment (``at``) fixed, for the page links
     page: Page
     groups: list[tuple[str, int, Page]]  # grouped by target: (target, its count, first page)
+    # the shown events' detections, by store id (events no rule matched are absent)
+    detections: dict[int, list[StoredDetection]] = field(default_factory=dict)
+
+    def shown(self) -> list[Stored]:
+        """Every event the results show (the page's, or each group's)."""
+        return self.page.events + [stored for _, _, page in self.groups for stored in page.events]
 
 
 def bad_request(exc: UsageError) -> HTTPException:
@@ -88,11 +96,14 @@ async def results(ctx: Context, search: Search) -> Results:
 
     def work(reader: Reader) -> Results:
         if search.group == "target":
-            return Results(pinned, Page([], None), _groups(reader, pinned, now))
-        page = reader.events(
-            where, newest_first=newest, size=search.size, after=search.after or None
-        )
-        return Results(pinned, page, [])
+            found = Results(pinned, Page([], None), _groups(reader, pinned, now))
+        else:
+            page = reader.events(
+                where, newest_first=newest, size=search.size, after=search.after or None
+            )
+            found = Results(pinned, page, [])
+        found.detections.update(kept.of_events(reader, [s.id for s in found.shown()]))
+        return found
 
     try:
         return await ctx.read(work, Results(pinned, Page([], None), []))
@@ -146,8 +157,39 @@ def _filter(search: Search) -> Any:
         raise bad_request(exc) from None
 
 
-def event_json(stored: Stored) -> dict[str, Any]:
-    return {"id": stored.id, "sweep": stored.sweep, **stored.event.to_dict()}
+def event_json(stored: Stored, detections: list[StoredDetection] | None = None) -> dict[str, Any]:
+    """A stored event as the API gives it; with ``detections``, the rules that matched it."""
+    found = {"id": stored.id, "sweep": stored.sweep, **stored.event.to_dict()}
+    if detections is not None:
+        found["detections"] = [detection.to_dict() for detection in detections]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """The detections of a search's events: counts per rule, and the newest of them."""
+
+    rules: list[RuleCount]
+    listed: list[Listed]
+
+
+LISTED = 200  # detections a listing shows
+
+
+async def detections(ctx: Context, search: Search) -> Detections:
+    where = _filter(search)
+    none = Detections([], [])
+
+    def work(reader: Reader) -> Detections:
+        return Detections(kept.by_rule(reader, where), kept.listing(reader, where, LISTED))
+
+    return await ctx.summary("detections", where, work, none)
+
+
+async def rule_counts(ctx: Context, search: Search) -> list[RuleCount]:
+    where = _filter(search)
+    none: list[RuleCount] = []
+    return await ctx.summary("rules", where, lambda reader: kept.by_rule(reader, where), none)
 
 
 def sweep_json(record: SweepRecord) -> dict[str, Any]:
@@ -183,24 +225,58 @@ async def events(ctx: Ctx, search: Searched) -> dict[str, Any]:
     each target's first events."""
     found = await results(ctx, search)
     body: dict[str, Any] = {"search": found.search.to_dict(), "store": ctx.has_store()}
+
+    def one(stored: Stored) -> dict[str, Any]:
+        return event_json(stored, found.detections.get(stored.id, []))
+
     if search.group == "target":
         body["groups"] = [
-            {"target": target, "count": count, "events": [event_json(s) for s in page.events]}
+            {"target": target, "count": count, "events": [one(s) for s in page.events]}
             for target, count, page in found.groups
         ]
     else:
-        body["events"] = [event_json(stored) for stored in found.page.events]
+        body["events"] = [one(stored) for stored in found.page.events]
         body["next"] = found.page.next
     return body
 
 
 @router.get("/events/{event_id}")
 async def event(ctx: Ctx, event_id: int) -> dict[str, Any]:
-    """One event, every field (``data`` included)."""
-    found = await ctx.read(lambda reader: reader.event(event_id), None)
+    """One event, every field (``data`` included), and every rule that matched it."""
+    found, rules = await event_and_detections(ctx, event_id)
     if found is None:
         raise HTTPException(404, "no such event")
-    return event_json(found)
+    return event_json(found, rules)
+
+
+async def event_and_detections(
+    ctx: Context, event_id: int
+) -> tuple[Stored | None, list[StoredDetection]]:
+    def work(reader: Reader) -> tuple[Stored | None, list[StoredDetection]]:
+        found = reader.event(event_id)
+        if found is None:
+            return None, []
+        return found, kept.of_events(reader, [event_id]).get(event_id, [])
+
+    return await ctx.read(work, (None, []))
+
+
+@router.get("/detections")
+async def detections_route(ctx: Ctx, search: Searched) -> dict[str, Any]:
+    """The detections of the search's events (hunts keep them): counts per rule, most first,
+    and the newest detections, each with its event's id."""
+    found = await detections(ctx, search)
+    return {
+        "rules": [
+            {"id": rule.rule_id, "title": rule.title, "level": rule.level, "count": rule.count}
+            for rule in found.rules
+        ],
+        "detections": [
+            {"event": item.event_id, "time": item.time, "target": item.target,
+             "rule": item.detection.to_dict()}
+            for item in found.listed
+        ],
+    }  # fmt: skip
 
 
 @router.get("/histogram")

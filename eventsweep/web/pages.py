@@ -74,26 +74,41 @@ async def search_page(request: HttpRequest, ctx: Ctx, search: Searched) -> HTMLR
     if not await asyncio.to_thread(ctx.has_store):
         return render(request, "empty.html", search=search, demo=ctx.config.demo_dir is not None)
     try:
-        found, drawn, facets = await asyncio.gather(
-            api.results(ctx, search), api.histogram(ctx, search), api.facets(ctx, search)
-        )
+        found, drawn, facets, rules = await asyncio.gather(
+            api.results(ctx, search), api.histogram(ctx, search), api.facets(ctx, search),
+            api.rule_counts(ctx, search),
+        )  # fmt: skip
     except HTTPException as exc:
         return render(
             request, "search.html", 400, search=search, error=exc.detail, results=None,
-            chart=None, facets={}, quick=QUICK_PICKS,
+            chart=None, facets={}, quick=QUICK_PICKS, rules=[],
         )  # fmt: skip
     return render(
         request, "search.html", search=search, error=None, results=found, chart=chart(drawn),
-        facets=facets, quick=QUICK_PICKS,
+        facets=facets, quick=QUICK_PICKS, rules=rules,
+    )  # fmt: skip
+
+
+@router.get("/detections", response_class=HTMLResponse)
+async def detections_page(request: HttpRequest, ctx: Ctx, search: Searched) -> HTMLResponse:
+    """The detections of the search's events: counts per rule, then the newest of them."""
+    try:
+        found = await api.detections(ctx, search)
+    except HTTPException as exc:
+        return render(request, "message.html", 400, title="Bad search", text=exc.detail)
+    pinned = search.pinned(datetime.now(UTC))
+    return render(
+        request, "detections.html", search=pinned, quick=QUICK_PICKS, found=found,
+        most=api.LISTED,
     )  # fmt: skip
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 async def event_page(request: HttpRequest, ctx: Ctx, event_id: int) -> HTMLResponse:
-    found = await ctx.read(lambda reader: reader.event(event_id), None)
+    found, rules = await api.event_and_detections(ctx, event_id)
     if found is None:
         return render(request, "message.html", 404, title="No such event", text="")
-    return render(request, "event.html", stored=found, event=found.event.to_dict())
+    return render(request, "event.html", stored=found, event=found.event.to_dict(), rules=rules)
 
 
 @router.get("/export")

@@ -72,6 +72,9 @@ BAD = [
     ("hunt", "--rule-status", "bogus"),
     ("hunt", "--tag", ""),
     ("hunt", "--rules", "/no/such/rules"),
+    ("hunt", "--store", "/etc/passwd"),
+    ("hunt", "--target", "ssh://web*"),  # only with --stored
+    ("hunt", "--sweep", "1"),  # only with --stored
 ]
 
 

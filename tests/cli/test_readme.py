@@ -643,6 +643,20 @@ def hunt_summary(bed: Bed, command: Command) -> None:
     assert any(target.endswith("DC01/Security.evtx") for target, _ in counted)
 
 
+def hunt_stored_sigmahq(bed: Bed, command: Command) -> None:
+    _hunt_bed(bed)
+    demo = bed.demo()
+    sweep = Command(f"eventsweep sweep {demo} --since 7d --format jsonl", ())
+    (swept,) = bed.run(sweep)
+    assert swept.code == 0, swept.err
+    replace = {"~/sigma/rules": str(_sigma() / "rules"), "'ssh://web*'": "'*/WEB01/*'"}
+    (result,) = bed.run(command, replace, ["--format", "jsonl"])
+    assert result.code == 0, result.err
+    found = detections_of(result.out)
+    assert found and {str(r["target"]).split("/")[-2] for r in found} == {"WEB01"}
+    assert "User Logoff Event" in {r["rule"]["title"] for r in found}  # type: ignore[index]
+
+
 def rules_check_sigmahq(bed: Bed, command: Command) -> None:
     _hunt_bed(bed)
     (result,) = bed.run(command, {"~/sigma/rules": str(_sigma() / "rules")})
@@ -755,6 +769,8 @@ COMMANDS: dict[str, Run | Covered | NotRunnable] = {
     "rule and host, no events": Run(hunt_summary, servers=True),
     "eventsweep rules check ~/sigma/rules                                            # which "
     "rules load, which don't, and why": Run(rules_check_sigmahq),
+    "eventsweep hunt --stored --rules ~/sigma/rules --since 7d --target 'ssh://web*'  # the "
+    "store's events, no host contacted": Run(hunt_stored_sigmahq),
     # the Web application section: serve runs until stopped, so tests/web/ runs these
     "eventsweep demo-data demo && eventsweep sweep demo --since 7d && eventsweep serve": Covered(
         "tests/web/test_readme_web.py::test_quick_start_serves_the_demo"

@@ -217,3 +217,19 @@ def test_query_on_a_version_1_store_upgrades_it_and_answers(
     printed = capsys.readouterr().out.splitlines()
     assert printed and all("disk" in line.lower() for line in printed)
     assert schema.check(str(path)) == schema.VERSION
+
+
+def test_version_2_to_3_adds_the_detections_and_keeps_the_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v2.db"
+    with monkeypatch.context() as v2:
+        v2.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        v2.setattr(schema, "VERSION", 2)
+        keep(path, [[reader_event(n) for n in range(30)]])
+        assert schema.check(str(path)) == 2
+    assert Reader(str(path)).count(Filter()) == 30  # upgraded on opening
+    assert schema.check(str(path)) == schema.VERSION == 3
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT count(*) FROM detections").fetchone()[0] == 0
+    assert connection.execute("SELECT sum(n) FROM counts_hour").fetchone()[0] == 30
