@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
-from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan
+from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan, since
 from eventsweep.model import Bookmark, EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Source, evtx_resume
 from eventsweep.sources.evtx_worker import Group, parse_group
@@ -42,6 +43,7 @@ _RETIMED = "{} record(s) with a damaged TimeCreated: their write time is used"
 _active = [0]  # .evtx targets being read now: a lone small read skips the process pool
 
 Identity = tuple[int, int]  # a real file: (st_dev, st_ino)
+_Read = TypeVar("_Read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,12 @@ def _plan_read(
     the read starts (``--new``). Groups are at most GROUP chunks, and small enough that every
     core gets a few."""
     selected, damaged, start = evtx_resume.plan(
-        path, query, resume, lambda: _choose(path, query, exact), lambda: _choose(path, query, True)
+        path,
+        query,
+        resume,
+        lambda: _choose(path, query, exact),
+        lambda: _choose(path, query, True),
+        lambda record_id: _indexed(path, lambda: since(path, record_id)),
     )
     size = max(1, min(GROUP, -(-len(selected) // (4 * cores()))))
     groups = [selected[at : at + size] for at in range(0, len(selected), size)]
@@ -249,10 +256,16 @@ def _plan_read(
 def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]:
     """:func:`~eventsweep.formats.evtx.index.choose`, with its failures as the target's open
     error."""
+    return _indexed(path, lambda: scan(path) if exact else choose(path, query.since, query.until))
+
+
+def _indexed(path: str, read: Callable[[], _Read]) -> _Read:
+    """What ``read()`` finds in the chunk index of ``path``, its failures as the target's open
+    error."""
     if not os.path.isfile(path):
         raise OpenError("not a regular file")
     try:
-        return scan(path) if exact else choose(path, query.since, query.until)
+        return read()
     except NotEvtx as exc:
         raise OpenError(str(exc)) from exc
     except OSError as exc:
