@@ -8,9 +8,16 @@
 2. with every event of the file stored: ``query`` by a time range + level and by a full-text
    word, against the command's start-up (the same command with a window that selects nothing);
 3. ``--new`` after 100 events were appended to the file (a chunk written by EvtxWriter, record
-   ids following the file's; the file is cut back to its size afterwards), against ``--new``
-   with nothing new and the start-up;
+   ids following the file's, and the file header rewritten as a log closed cleanly says it; the
+   file is cut back to its size and header afterwards), against ``--new`` with nothing new and
+   the start-up;
 4. the store's bytes per event beside the .evtx's.
+
+``--new-only --tree OLD --tree NEW`` runs part 3 alone, for each tree (a git work tree of
+eventsweep) interleaved round by round, each with a store of its own primed with one ``--new``
+sweep of the file (its default window, untimed):
+
+    python3 bench/bench_store.py --new-only --file COPY --rounds 5 --tree /tmp/old --tree .
 """
 
 from __future__ import annotations
@@ -33,21 +40,23 @@ sys.path.insert(0, str(ROOT))
 
 from eventsweep.formats.evtx.index import scan  # noqa: E402
 from eventsweep.formats.evtx.layout import CHUNK_SIZE, HEADER_SIZE  # noqa: E402
+from eventsweep.formats.evtx.writer import file_header  # noqa: E402
 from eventsweep.model import Event, iso, parse_iso  # noqa: E402
 from eventsweep.sinks.evtx import EvtxWriter  # noqa: E402
 from eventsweep.sources.evtx_resume import start  # noqa: E402
 from eventsweep.store.reader import Filter, Reader  # noqa: E402
 
 
-def timed(argv: Sequence[str], store: Path | None = None) -> tuple[float, str]:
-    """Wall seconds of ``eventsweep ARGV`` (stdout to /dev/null); and its stderr."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def timed(argv: Sequence[str], store: Path | None = None, tree: Path = ROOT) -> tuple[float, str]:
+    """Wall seconds of ``eventsweep ARGV`` run from ``tree`` (stdout to /dev/null); and its
+    stderr."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, "-m", "eventsweep.cli", *argv]
     if store is not None:
         command += ["--store", str(store)]
     began = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(command, env=env, cwd=tree, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr[-500:]}")
@@ -104,8 +113,9 @@ def query_figures(store: Path) -> dict[str, float | int | str]:
 
 
 def append_events(file: str, count: int) -> int:
-    """Append one chunk of ``count`` new events to ``file`` (record ids after its newest);
-    the file's size before, to cut it back to."""
+    """Append one chunk of ``count`` new events to ``file`` (record ids after its newest) and
+    rewrite its header as a clean one counting that chunk; the file's size before, to cut it
+    back to (see :func:`cut_back`)."""
     size = os.path.getsize(file)
     found, _ = scan(file)
     mark = start(file, found, None).mark
@@ -122,9 +132,20 @@ def append_events(file: str, count: int) -> int:
                                f"An account failed to log on (bench {n})", {"n": n}))  # fmt: skip
         writer.close()
         chunk = made.read_bytes()[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE]
-    with open(file, "ab") as out:
+    with open(file, "r+b") as out:
+        out.seek(0, os.SEEK_END)
         out.write(chunk)
+        out.seek(0)
+        slots = (size - HEADER_SIZE) // CHUNK_SIZE + 1
+        out.write(file_header(slots, mark.record_id + count + 1, dirty=False))
     return size
+
+
+def cut_back(file: str, size: int, header: bytes) -> None:
+    """The file as it was: its size and header."""
+    os.truncate(file, size)
+    with open(file, "r+b") as out:
+        out.write(header)
 
 
 def new_figures(file: str, store: Path, work: Path) -> dict[str, float]:
@@ -138,15 +159,78 @@ def new_figures(file: str, store: Path, work: Path) -> dict[str, float]:
     nothing = median_of(argv, store)
     gained: list[float] = []
     for _ in range(3):
+        header = _header(file)
         size = append_events(file, 100)
         try:
             elapsed, err = timed(argv, store)
             assert "events=100 " in err, err
             gained.append(elapsed)
         finally:
-            os.truncate(file, size)
+            cut_back(file, size, header)
         timed(argv, store)  # the bookmark is gone again: noticed, the window read (not timed)
     return {"startup": startup, "nothing_new": nothing, "hundred_new": statistics.median(gained)}
+
+
+def _header(file: str) -> bytes:
+    with open(file, "rb") as source:
+        return source.read(HEADER_SIZE)
+
+
+def new_rounds(file: str, trees: list[Path], rounds: int, work: Path) -> None:
+    """Part 3 for each tree, interleaved: per round 100 events appended (the file grows by a
+    chunk a round), then each tree's ``--new`` (100 new), each tree's ``--new`` again (nothing
+    new) and each tree's start-up, the trees' order turned round every round."""
+    tiny = work / "tiny.evtx"
+    with EvtxWriter(tiny) as writer:
+        writer.write(Event(iso(datetime.now(UTC)), "", "PC", "Security", 1, 4624,
+                           "audit_success", "Security", 0, "one", {}))  # fmt: skip
+    argv = ["sweep", file, "--new", "--format", "jsonl"]
+    stores = [fresh(work / f"new-{n}.db") for n in range(len(trees))]
+    for tree, store in zip(trees, stores, strict=True):
+        timed(argv, store, tree)  # no bookmark yet: the default window
+        assert "events=0 " in timed(argv, store, tree)[1]
+    figures: dict[str, list[list[float]]] = {
+        name: [[] for _ in trees] for name in ("startup", "nothing_new", "hundred_new")
+    }
+    header, size = _header(file), os.path.getsize(file)
+    try:
+        for n in range(rounds):
+            append_events(file, 100)
+            order = list(range(len(trees)))[:: -1 if n % 2 else 1]
+            for name, command, said in (("hundred_new", argv, "events=100 "),
+                                        ("nothing_new", argv, "events=0 "),
+                                        ("startup", ["sweep", str(tiny), "--format", "jsonl"],
+                                         "events=1 ")):  # fmt: skip
+                for at in order:
+                    elapsed, err = timed(command, stores[at], trees[at])
+                    assert said in err, err
+                    figures[name][at].append(elapsed)
+            print(f"  round {n + 1}: " + "; ".join(
+                f"{tree.name}: " + ", ".join(f"{f[at][-1]:.3f}" for f in figures.values())
+                for at, tree in enumerate(trees)), flush=True)  # fmt: skip
+    finally:
+        cut_back(file, size, header)
+    _print_new(trees, figures)
+
+
+def _print_new(trees: list[Path], figures: dict[str, list[list[float]]]) -> None:
+    """Medians per tree, the cost above start-up, and each tree's ratios to the first's."""
+    for at, tree in enumerate(trees):
+        median = {name: statistics.median(times[at]) for name, times in figures.items()}
+        base = median["startup"]
+        nothing, hundred = median["nothing_new"], median["hundred_new"]
+        print(f"{tree}: start-up {base:.3f}s, nothing new {nothing:.3f}s"
+              f" (+{1000 * (nothing - base):.0f} ms), 100 new {hundred:.3f}s"
+              f" (+{1000 * (hundred - base):.0f} ms)")  # fmt: skip
+        if at:
+            ratios = {
+                name: statistics.median(
+                    new / old for new, old in zip(times[at], times[0], strict=True)
+                )
+                for name, times in figures.items()
+            }
+            print(f"  / {trees[0]} per round (median): "
+                  + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))  # fmt: skip
 
 
 def main() -> None:
@@ -157,11 +241,21 @@ def main() -> None:
     parser.add_argument(
         "--skip-sweeps", action="store_true", help="reuse the store --work holds (parts 2-4)"
     )
+    parser.add_argument("--new-only", action="store_true", help="part 3 alone, for each --tree")
+    parser.add_argument(
+        "--tree", action="append", type=Path, help="an eventsweep work tree (default: this one)"
+    )
     arguments = parser.parse_args()
     work = Path(arguments.work or tempfile.mkdtemp(prefix="bench-store-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()},"
           f" {datetime.now(UTC):%Y-%m-%d %H:%M}Z, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if arguments.new_only:
+        trees = [tree.resolve() for tree in arguments.tree or [ROOT]]
+        new_rounds(arguments.file, trees, arguments.rounds, work)
+        if not arguments.work:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     store = work / "events.db"
     if not (arguments.skip_sweeps and store.exists()):
         plain, stored, store = sweep_rounds(arguments.file, arguments.rounds, work)

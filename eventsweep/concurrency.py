@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import signal
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -48,8 +47,12 @@ def thread_pool() -> Executor:
 
 
 def process_pool() -> Executor:
-    """A process per core, started by a fork server (safe while threads run)."""
+    """A process per core, started by a fork server (safe while threads run). multiprocessing
+    is imported here, by the first sweep that parses in processes (a lone small read does not)."""
     if "process" not in _pools:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
         _pools["process"] = ProcessPoolExecutor(
