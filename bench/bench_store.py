@@ -25,14 +25,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import truediv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,10 +178,15 @@ def _header(file: str) -> bytes:
         return source.read(HEADER_SIZE)
 
 
+Runs = dict[str, list[list[tuple[float, float]]]]  # measure → tree → (wall, CPU) per round
+_MEASURES = ("startup", "nothing_new", "hundred_new")
+
+
 def new_rounds(file: str, trees: list[Path], rounds: int, work: Path) -> None:
     """Part 3 for each tree, interleaved: per round 100 events appended (the file grows by a
     chunk a round), then each tree's ``--new`` (100 new), each tree's ``--new`` again (nothing
-    new) and each tree's start-up, the trees' order turned round every round."""
+    new) and each tree's start-up, the trees' order turned round every round. Wall and CPU
+    seconds (the command's user + system time, less moved by other load than the wall)."""
     tiny = work / "tiny.evtx"
     with EvtxWriter(tiny) as writer:
         writer.write(Event(iso(datetime.now(UTC)), "", "PC", "Security", 1, 4624,
@@ -189,48 +196,59 @@ def new_rounds(file: str, trees: list[Path], rounds: int, work: Path) -> None:
     for tree, store in zip(trees, stores, strict=True):
         timed(argv, store, tree)  # no bookmark yet: the default window
         assert "events=0 " in timed(argv, store, tree)[1]
-    figures: dict[str, list[list[float]]] = {
-        name: [[] for _ in trees] for name in ("startup", "nothing_new", "hundred_new")
-    }
+    runs: Runs = {name: [[] for _ in trees] for name in _MEASURES}
+    commands = {"hundred_new": (argv, "events=100 "), "nothing_new": (argv, "events=0 "),
+                "startup": (["sweep", str(tiny), "--format", "jsonl"], "events=1 ")}  # fmt: skip
     header, size = _header(file), os.path.getsize(file)
     try:
         for n in range(rounds):
             append_events(file, 100)
             order = list(range(len(trees)))[:: -1 if n % 2 else 1]
-            for name, command, said in (("hundred_new", argv, "events=100 "),
-                                        ("nothing_new", argv, "events=0 "),
-                                        ("startup", ["sweep", str(tiny), "--format", "jsonl"],
-                                         "events=1 ")):  # fmt: skip
+            for name, (command, said) in commands.items():
                 for at in order:
-                    elapsed, err = timed(command, stores[at], trees[at])
-                    assert said in err, err
-                    figures[name][at].append(elapsed)
-            print(f"  round {n + 1}: " + "; ".join(
-                f"{tree.name}: " + ", ".join(f"{f[at][-1]:.3f}" for f in figures.values())
+                    runs[name][at].append(_cpu_timed(command, stores[at], trees[at], said))
+            print(f"  round {n + 1} (wall s): " + "; ".join(
+                f"{tree.name}: " + ", ".join(f"{name} {runs[name][at][-1][0]:.3f}"
+                                             for name in _MEASURES)
                 for at, tree in enumerate(trees)), flush=True)  # fmt: skip
     finally:
         cut_back(file, size, header)
-    _print_new(trees, figures)
+    _print_new(trees, runs)
 
 
-def _print_new(trees: list[Path], figures: dict[str, list[list[float]]]) -> None:
-    """Medians per tree, the cost above start-up, and each tree's ratios to the first's."""
+def _cpu_timed(command: list[str], store: Path, tree: Path, said: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one command; its summary line must say ``said``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, err = timed(command, store, tree)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert said in err, err
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
+
+
+def _print_new(trees: list[Path], runs: Runs) -> None:
+    """Per tree, wall and CPU: medians, the cost above start-up (median of each round's
+    difference), and the median of the per-round ratios to the first tree."""
     for at, tree in enumerate(trees):
-        median = {name: statistics.median(times[at]) for name, times in figures.items()}
-        base = median["startup"]
-        nothing, hundred = median["nothing_new"], median["hundred_new"]
-        print(f"{tree}: start-up {base:.3f}s, nothing new {nothing:.3f}s"
-              f" (+{1000 * (nothing - base):.0f} ms), 100 new {hundred:.3f}s"
-              f" (+{1000 * (hundred - base):.0f} ms)")  # fmt: skip
-        if at:
-            ratios = {
-                name: statistics.median(
-                    new / old for new, old in zip(times[at], times[0], strict=True)
-                )
-                for name, times in figures.items()
-            }
-            print(f"  / {trees[0]} per round (median): "
-                  + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))  # fmt: skip
+        print(f"{tree}:")
+        for kind, part in (("wall", 0), ("CPU", 1)):
+            times = {name: [run[part] for run in runs[name][at]] for name in _MEASURES}
+            first = {name: [run[part] for run in runs[name][0]] for name in _MEASURES}
+            said = [f"start-up {statistics.median(times['startup']):.3f}s"]
+            for name in _MEASURES[1:]:
+                above = _median_of(times[name], times["startup"], lambda a, b: a - b)
+                said.append(f"{name} {statistics.median(times[name]):.3f}s"
+                            f" ({1000 * above:+.0f} ms above start-up)")  # fmt: skip
+            if at:
+                ratios = [f"{name} {_median_of(times[name], first[name], truediv):.2f}"
+                          for name in _MEASURES]  # fmt: skip
+                said.append(f"/ {trees[0].name}: {', '.join(ratios)}")
+            print(f"  {kind}: " + ", ".join(said))
+
+
+def _median_of(a: list[float], b: list[float], how: Callable[[float, float], float]) -> float:
+    """The median of ``how(a[i], b[i])``: a measure paired with its baseline round by round."""
+    return statistics.median(how(x, y) for x, y in zip(a, b, strict=True))
 
 
 def main() -> None:

@@ -137,6 +137,7 @@ def report(status: TargetStatus, start: Start) -> None:
 
 
 Chosen = tuple[list[Chunk], int]  # chunks newest first, damaged slots
+_ABOVE_ALL = 1 << 64  # a record id above every file's: the chunks "since" it are the newest one
 
 
 def plan(
@@ -155,11 +156,12 @@ def plan(
     With a bookmark, the chunks since it are read when the bookmarked record is found there,
     unchanged; otherwise every chunk is looked at (the bookmarked record must be found, the log
     may have wrapped). Without one, the window's own selection is read, and the file's newest
-    chunk is its first when the window has no end (else every chunk is looked at for it)."""
+    chunk is its first when the window has no end; else the chunk ``since`` starts with (the
+    last in a file written in order), or, failing that, the newest of every chunk."""
     if resume is not None and resume.record_id is not None:
         return _resumed(path, resume, window, every, since(resume.record_id))
     selected, damaged = window()
-    newest = selected if query.until is None else every()[0]
+    newest = selected if query.until is None else since(_ABOVE_ALL) or every()[0]
     return selected, damaged, start(path, newest[:1], None)
 
 

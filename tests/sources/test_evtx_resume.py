@@ -20,12 +20,17 @@ from tests.testbed.corpus import CORPUS, SYNTHETIC, corpus_files
 
 Plan = tuple[list[index.ChunkSlot], int, evtx_resume.Start]
 SLOTS = 390  # the synthetic file's chunks
+NOTHING = Query(since="2099-01-01T00:00:00.000000Z")  # a window that holds nothing
+ENDED = [  # windows with an end: the synthetic file's last hour, an hour three days back
+    Query(since="2024-01-17T20:20:00.000000Z", until="2024-01-17T21:20:00.000000Z"),
+    Query(since="2024-01-14T21:20:00.000000Z", until="2024-01-14T22:20:00.000000Z"),
+]
 
 
-def _plan(path: Path, mark: Bookmark, bisect: bool = True) -> Plan:
-    """The read ``--new`` plans after ``mark``: with the bisection, or with the scan alone."""
+def _plan(path: Path, mark: Bookmark | None, bisect: bool = True, query: Query = NOTHING) -> Plan:
+    """The read ``--new`` plans after ``mark`` (or a window's read, without one): with the
+    bisection, or with the scan alone."""
     text = str(path)
-    query = Query(since="2099-01-01T00:00:00.000000Z")  # a window that holds nothing
 
     def since(record_id: int) -> list[index.ChunkSlot] | None:
         return index.since(text, record_id) if bisect else None
@@ -76,6 +81,8 @@ def _mark(record_id: int, written: int) -> Bookmark:
 def _same_as_the_scan(path: Path, marks: list[Bookmark]) -> None:
     for mark in marks:
         assert _plan(path, mark) == _plan(path, mark, bisect=False), mark
+    for query in ENDED:  # and a window's read: its chunks and the file's newest record
+        assert _plan(path, None, query=query) == _plan(path, None, False, query), query
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -123,6 +130,23 @@ def test_a_resume_in_an_ordered_file_reads_a_few_chunks(monkeypatch: pytest.Monk
     assert newest[0] == [] and newest[2].after == marks[0].record_id  # nothing new: no chunk
     oldest = _plan(path, marks[1])
     assert [chunk.slot for chunk in oldest[0]] == list(range(SLOTS - 1, -1, -1))
+
+
+def test_a_window_with_an_end_finds_the_newest_record_without_a_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = CORPUS / SYNTHETIC
+    record_id, written = _records(path)[-1]
+    _, scans = _counting(monkeypatch)
+    for query in ENDED:
+        mark = _plan(path, None, query=query)[2].mark
+        assert not scans
+        assert mark is not None and (mark.record_id, mark.epoch) == (
+            record_id,
+            f"written:{written}",
+        )
+        assert mark == _plan(path, None, False, query)[2].mark
+        scans.clear()
 
 
 def test_a_bookmark_the_file_no_longer_holds_is_scanned_for_its_note(
