@@ -211,7 +211,9 @@ def _ratios(walls: dict[str, list[float]]) -> None:
         for tree in ("after", "before"):
             mine = walls.get(f"{tree}: {name}")
             other = (
-                base if tree == "after" or base is raw else walls.get("before: 24 MB --since 1h")
+                base
+                if tree == "after" or base is raw
+                else walls.get(f"{tree}: 24 MB its last hour")
             )
             if mine and other:
                 ratios = [a / b for a, b in zip(mine, other, strict=True)]

@@ -26,9 +26,12 @@ from eventsweep.sources.evtx_worker import Group, parse_group
 
 GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 # A lone target's selection up to this many chunks (a window, mostly) is parsed in threads: a
-# cold process pool costs ~0.15 s to start and as much to stop. Measured on the quiet machine,
-# the 1 GB file's last hour (243 chunks): 0.57 s in threads against 0.97 s through the pool.
-IN_THREAD = 256
+# cold process pool costs ~0.15 s to start and as much to stop, and a chunk ~1.2 ms of CPU to
+# parse, so two workers only win past ~500 chunks. Measured on the shared 2-core machine at load
+# ~7, the 1 GB demo file's last hour (374 chunks, the slack included) took 0.63× the pool's wall
+# time in threads, an hour three days back (279) 0.74×, its last 2 h (435) 0.95×, 4 h (559)
+# 0.87×, 8 h (808) 1.13×.
+IN_THREAD = 512
 # Events handed on at once when other targets are read too: the engine keeps the last list of
 # each target it reads until that target's next one, and many targets wait at once (64 × 128
 # events: ~7 MB).
