@@ -7,6 +7,7 @@ which the GIL would otherwise serialise. Both pools are created lazily, once per
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import signal
@@ -18,6 +19,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _pools: dict[str, Executor] = {}
+# concurrent.futures.process, imported after this module (by process_pool), is torn down before
+# it at exit: a process pool still held here then would be collected once that module's globals
+# are gone ("Exception ignored in ... weakref_cb"). It is let go at exit, while they live.
+atexit.register(_pools.pop, "process", None)
 
 
 def cores() -> int:
