@@ -13,22 +13,33 @@
    deep in the result (the keyset token of page 200), the histogram of the whole range, the
    facets.
 3. **50 watchers**: the same local sweep started through the API of ``eventsweep serve`` (a
-   process of its own) with no watcher and with 50 server-sent-event streams open on it (from
-   the benchmark's process), interleaved; the sweep's wall time (its live state's
-   start to its end) compared.
+   process of its own, in a session of its own) with no watcher and with 50 server-sent-event
+   streams open on it, in rounds alternating which comes first. The watchers' client is
+   another process, at the lowest priority (``nice`` 19: browsers on other machines would not
+   take these cores), a raw socket per watcher counting what it receives. Measured: the
+   sweep's wall time (its live state's start to its end, as the server tells), the CPU time
+   of the server process and of the server with its sweeps' worker processes meanwhile, and
+   per watcher the messages (``event:`` lines) and bytes per second. ``--server-tree DIR``
+   runs the server from another checkout (an earlier revision); ``BENCH_WEB_PROFILE=FILE``
+   runs its event loop's thread under cProfile (statistics written when it stops; the
+   profiler itself slows the server).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +194,14 @@ def reading(store: Path, rounds: int) -> list[tuple[str, float]]:
     return found
 
 
-async def watch(port: int, live: str) -> int:
-    """One watcher as cheap as a client can be (a raw socket; the messages counted at the
-    end), so that the benchmark's own CPU takes as little as possible from the server."""
+WATCHERS = 50
+NICE = 19  # the watchers' client yields the cores to the server and its workers
+
+
+async def watch(port: int, live: str) -> tuple[int, int, float]:
+    """One watcher as cheap as a client can be (a raw socket): the ``event:`` lines and bytes
+    it received, and how long it was open."""
+    began = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = (
         f"GET /api/live/{live}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -198,37 +214,118 @@ async def watch(port: int, live: str) -> int:
         if b"event: end" in received[-len(chunk) - 16 :]:
             break
     writer.close()
-    return received.count(b"event: ")
+    return received.count(b"event: "), len(received), time.perf_counter() - began
 
 
-def one_sweep(url: str, demo: Path, watchers: int) -> tuple[float, int]:
+def watch_client(port: int, count: int) -> None:
+    """``--watch-client``: for each sweep id read from stdin, ``count`` watchers of it from
+    this process (at the lowest priority); one JSON line per sweep: the fewest messages a
+    watcher got, and the median watcher's messages and bytes per second."""
+    os.nice(NICE)
+
+    async def all_watch(live: str) -> list[tuple[int, int, float]]:
+        return await asyncio.gather(*(watch(port, live) for _ in range(count)))
+
+    for line in sys.stdin:
+        found = asyncio.run(all_watch(line.strip()))
+        rates = [(messages / open_, size / open_) for messages, size, open_ in found]
+        report = {
+            "messages": min(messages for messages, _, _ in found),
+            "per_second": statistics.median(rate for rate, _ in rates),
+            "bytes_per_second": statistics.median(rate for _, rate in rates),
+        }
+        print(json.dumps(report), flush=True)
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """The user + system CPU time so far of one process (its threads included) and of every
+    process of its session (the server is started in a session of its own: its sweeps'
+    worker processes too)."""
+    own = whole = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            values = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(values[3]) == pid:  # the session (field 6)
+            seconds = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+            whole += seconds
+            own += seconds if stat.parent.name == str(pid) else 0.0
+    return own, whole
+
+
+@dataclass
+class Round:
+    wall: float  # the sweep's wall time (its live state's start to its end)
+    cpu: float  # the server process's CPU time meanwhile
+    all_cpu: float  # the CPU time of the server and its worker processes meanwhile
+    watched: dict[str, Any]  # what the watchers' client reported (empty: no watchers)
+
+
+def one_sweep(url: str, server: int, demo: Path, viewers: subprocess.Popen[str] | None) -> Round:
+    """One sweep through the API, watched by the ``viewers`` (the watchers' client) if any;
+    its end is found by polling the live state every 0.1 s (the same with or without them)."""
     with httpx.Client(base_url=url, timeout=60) as client:
         token = client.get("/api/session").json()["csrf"]
         body = {"targets": [str(demo)], "since": "7d"}
+        before = cpu_seconds(server)
         live = client.post("/api/sweeps", json=body, headers={"x-csrf-token": token}).json()["id"]
-
-        port = int(url.rsplit(":", 1)[1])
-
-        async def all_watch() -> list[int]:
-            return await asyncio.gather(*(watch(port, live) for _ in range(watchers)))
-
-        counts = asyncio.run(all_watch()) if watchers else []
+        if viewers is not None:
+            assert viewers.stdin is not None
+            viewers.stdin.write(live + "\n")
+            viewers.stdin.flush()
         while (state := client.get(f"/api/live/{live}").json())["running"]:
-            time.sleep(0.05)
+            time.sleep(0.1)
+        after = cpu_seconds(server)
+        watched = json.loads(viewers.stdout.readline()) if viewers and viewers.stdout else {}
     wall = (parse_iso(state["ended"]) - parse_iso(state["started"])).total_seconds()
-    return wall, min(counts) if counts else 0
+    return Round(wall, after[0] - before[0], after[1] - before[1], watched)
 
 
-def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
-    """The server in a process of its own (``eventsweep serve``, as users run it), the 50
-    watchers in this one (as browsers would be: not sharing the server's interpreter)."""
+PROFILED = """
+import cProfile, signal, sys
+from eventsweep.cli import main
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # uvicorn raises it again once stopped
+profile = cProfile.Profile()
+profile.enable()
+try:
+    main(sys.argv[2:])
+finally:
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+"""
+
+
+def serve_command(store: Path) -> list[str]:
+    """``eventsweep serve``; its event loop's thread under cProfile when ``BENCH_WEB_PROFILE``
+    names a file for the statistics (written when the server stops)."""
+    serve = ["serve", "--store", str(store)]
+    profile = os.environ.get("BENCH_WEB_PROFILE")
+    if profile:
+        return [sys.executable, "-c", PROFILED, profile, *serve]
+    return [sys.executable, "-m", "eventsweep.cli", *serve]
+
+
+def watchers(demo: Path, rounds: int, tree: Path) -> list[tuple[Round, Round]]:
+    """The server in a process of its own (``eventsweep serve`` of the eventsweep in ``tree``,
+    as users run it), the 50 watchers in another one at the lowest priority (as browsers on
+    other machines would be: not taking the server's cores), rounds without and with watchers
+    interleaved."""
     found = []
     scratch = Path(tempfile.mkdtemp())
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EVENTSWEEP_PORT": str(port)}
-    command = [sys.executable, "-m", "eventsweep.cli", "serve", "--store", str(scratch / "s.db")]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": str(tree), "EVENTSWEEP_PORT": str(port)}
+    server = subprocess.Popen(
+        serve_command(scratch / "s.db"),
+        env=env,
+        cwd=tree,  # python -m puts the working directory first on the path
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, __file__, "--watch-client", str(port), str(WATCHERS)]
+    viewers = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         while True:
             try:
@@ -236,18 +333,47 @@ def watchers(demo: Path, rounds: int) -> list[tuple[float, float, int]]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        one_sweep(url, demo, 0)  # warm: worker pool, store created
-        for _ in range(rounds):
-            alone, _ = one_sweep(url, demo, 0)
-            watched, messages = one_sweep(url, demo, 50)
-            found.append((alone, watched, messages))
+        one_sweep(url, server.pid, demo, None)  # warm: worker pool, store created
+        for number in range(rounds):  # alone first, then watched first: a drift hits both
+            if number % 2 == 0:
+                alone = one_sweep(url, server.pid, demo, None)
+                found.append((alone, one_sweep(url, server.pid, demo, viewers)))
+            else:
+                watched = one_sweep(url, server.pid, demo, viewers)
+                found.append((one_sweep(url, server.pid, demo, None), watched))
     finally:
+        viewers.communicate(timeout=30)
         server.terminate()
-        server.wait(30)
+        server.wait(60)
+        with contextlib.suppress(ProcessLookupError):  # its worker processes
+            os.killpg(server.pid, signal.SIGTERM)
     return found
 
 
+def report_watchers(rows: list[tuple[Round, Round]]) -> None:
+    for alone, watched in rows:
+        seen = watched.watched
+        print(
+            f"sweep alone {alone.wall:.3f} s (CPU: server {alone.cpu:.2f} s, with workers "
+            f"{alone.all_cpu:.2f} s), with {WATCHERS} watchers {watched.wall:.3f} s "
+            f"({watched.wall / alone.wall - 1:+.1%}; CPU {watched.cpu:.2f} s, "
+            f"{watched.all_cpu:.2f} s); each watcher got >= {seen['messages']} messages, "
+            f"{seen['per_second']:.1f} messages/s, {seen['bytes_per_second'] / 1000:.1f} kB/s"
+        )
+    if rows:
+        ratio = statistics.median(w.wall / a.wall for a, w in rows)
+        cpu = statistics.median(w.cpu / a.cpu for a, w in rows)
+        whole = statistics.median(w.all_cpu / a.all_cpu for a, w in rows)
+        print(
+            f"median with {WATCHERS} watchers: wall {ratio - 1:+.1%}, server CPU {cpu - 1:+.1%},"
+            f" server and workers CPU {whole - 1:+.1%}"
+        )
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--watch-client"]:
+        watch_client(int(sys.argv[2]), int(sys.argv[3]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--big", default="/tmp/big/DC01/Security.evtx")
     parser.add_argument("--rounds", type=int, default=5)
@@ -257,6 +383,11 @@ def main() -> int:
         help="the store of the big file's events (filled once, then reused)",
     )
     parser.add_argument("--parts", default="first,watchers,reads", help="which measures")
+    parser.add_argument(
+        "--server-tree",
+        default=str(ROOT),
+        help="the eventsweep tree the watchers' server runs from (another revision's checkout)",
+    )
     arguments = parser.parse_args()
     parts = set(arguments.parts.split(","))
     print(f"# {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -270,15 +401,8 @@ def main() -> int:
                 " ".join(f"{t:.3f}" for t in times),
                 f"(median {statistics.median(times):.3f})",
             )
-        rows = watchers(demo, arguments.rounds) if "watchers" in parts else []
-        for alone, watched, messages in rows:
-            print(
-                f"sweep alone {alone:.3f} s, with 50 watchers {watched:.3f} s "
-                f"({watched / alone - 1:+.1%}); each watcher got >= {messages} messages"
-            )
-        if rows:
-            ratio = statistics.median(w / a for a, w, _ in rows)
-            print(f"median ratio with 50 watchers: {ratio - 1:+.1%}")
+        if "watchers" in parts:
+            report_watchers(watchers(demo, arguments.rounds, Path(arguments.server_tree)))
     if "reads" not in parts:
         return 0
     big = Path(arguments.big)

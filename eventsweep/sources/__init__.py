@@ -17,6 +17,12 @@ engine calls ``source.events(query, status)`` once and iterates it:
 
 Blocking clients and parsers run through :mod:`eventsweep.concurrency`, never on the loop.
 
+A source that can stream what its target writes next (the journals: ``journalctl --follow``)
+also has ``follow(query, after, retry, notify)``, for ``eventsweep follow``: a
+:class:`~eventsweep.sources.journald.follow.Feed` that keeps one session to the target; each
+round reads ``feed.arrived()``, a source of what arrived since the last round. The other
+sources are polled (read after their bookmark, round after round).
+
 A scheme is registered by name with the dotted path of its ``plan`` function, which is
 imported only when a target of that scheme is given: a missing optional dependency disables
 one source, not the tool. ``plan(text, options)`` (``options``: the scheme's own, or None)

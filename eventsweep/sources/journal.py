@@ -13,14 +13,18 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eventsweep.errors import OpenError
-from eventsweep.model import Event, Query, TargetStatus
+from eventsweep.model import Bookmark, Event, Query, TargetStatus
 from eventsweep.sources import Source
 from eventsweep.sources.journald.command import Journalctl
-from eventsweep.sources.journald.stream import drain_into, journal_events
+from eventsweep.sources.journald.stream import Starter, drain_into, journal_events
+
+if TYPE_CHECKING:
+    from eventsweep.sources.journald.follow import Feed
 
 SCHEME = "journal:"
 
@@ -36,11 +40,27 @@ class JournalSource:
     async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if self.path is not None and not os.path.exists(self.path):
             raise OpenError(f"no journal: no such file or directory: {self.path}")
-        computer = "" if self.path else socket.gethostname()
-        stream = journal_events(started, self.journalctl, self.target, computer, query, status)
+        stream = journal_events(started, self.journalctl, self.target, self.computer, query, status)
         async with contextlib.aclosing(stream):
             async for batch in stream:
                 yield batch
+
+    @property
+    def computer(self) -> str:
+        """The name an entry without ``_HOSTNAME`` is given: this machine's, for its journal."""
+        return "" if self.path else socket.gethostname()
+
+    def follow(
+        self,
+        query: Query,
+        after: Bookmark | None,
+        retry: Callable[[int], float],
+        notify: Callable[[], None],
+    ) -> Feed:
+        """``journalctl --follow`` here (``eventsweep follow``), kept for the whole run."""
+        from eventsweep.sources.journald.follow import Feed
+
+        return Feed(self, local_session, query, after, retry, notify)
 
 
 class LocalProcess:
@@ -87,6 +107,12 @@ async def started(argv: list[str]) -> AsyncIterator[LocalProcess]:
         yield local
     finally:
         await local.close()
+
+
+@contextlib.asynccontextmanager
+async def local_session() -> AsyncIterator[Starter]:
+    """The local journal's "session": nothing to open, each command a subprocess."""
+    yield started
 
 
 def plan(text: str, options: object = None) -> Sequence[Source]:

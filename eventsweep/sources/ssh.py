@@ -26,7 +26,8 @@ connects as the config says. X.509 certificates (PKIX-SSH; OpenSSH has none) are
 
 One SSH connection per target runs one ``journalctl -o json`` (plus one ``journalctl -F`` per
 source field at once when ``--source`` is given), built by :mod:`eventsweep.sources.journald`
-and shell-quoted word by word.
+and shell-quoted word by word. ``eventsweep follow`` keeps one connection per host for its
+whole run, with ``journalctl --follow`` on it (:meth:`SshSource.follow`).
 """
 
 from __future__ import annotations
@@ -40,20 +41,24 @@ import re
 import shlex
 import socket
 import sys
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
 from eventsweep.errors import UsageError
-from eventsweep.model import Event, Query, TargetStatus
+from eventsweep.model import Bookmark, Event, Query, TargetStatus
 from eventsweep.sources import Source, refuse_secret
 from eventsweep.sources.hosts import host_port
 from eventsweep.sources.journald.command import Journalctl, can_match
-from eventsweep.sources.journald.stream import journal_events
+from eventsweep.sources.journald.stream import Starter, journal_events
 from eventsweep.sources.ssh_remote import DEFAULT_PORT, socket_error
 from eventsweep.sources.ssh_remote import Remote as Remote  # re-exported: the target's parts
 from eventsweep.sources.ssh_remote import SshOptions as SshOptions  # and the source's options
+
+if TYPE_CHECKING:
+    from eventsweep.sources.journald.follow import Feed
 
 OPTIONS = ("sudo", "journalctl", "args")
 _TRUE = frozenset(("1", "true", "yes", "on"))
@@ -72,6 +77,18 @@ class SshSource:
     async def events(self, query: Query, status: TargetStatus) -> AsyncGenerator[list[Event], None]:
         if not can_match(query):
             return
+        async with self.session() as start:
+            stream = journal_events(
+                start, self.journalctl, self.target, self.remote.host, query, status
+            )
+            async with contextlib.aclosing(stream):
+                async for batch in stream:
+                    yield batch
+
+    @contextlib.asynccontextmanager
+    async def session(self, keepalive: float | None = None) -> AsyncIterator[Starter]:
+        """One authenticated connection to the host, as a starter of commands over it;
+        ``keepalive``: seconds between SSH keepalives (a silent dead host is then noticed)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.connect_timeout
         sock = await dial(self.remote, self.settings)
@@ -83,14 +100,29 @@ class SshSource:
                 sock.close()
             raise
         left = max(deadline - loop.time(), 0.001)
-        async with session.connected(self.remote, self.settings, sock, left) as connection:
-            start = partial(session.started, connection)
-            stream = journal_events(
-                start, self.journalctl, self.target, self.remote.host, query, status
-            )
-            async with contextlib.aclosing(stream):
-                async for batch in stream:
-                    yield batch
+        connecting = session.connected(self.remote, self.settings, sock, left, keepalive)
+        async with connecting as connection:
+            yield partial(session.started, connection)
+
+    def follow(
+        self,
+        query: Query,
+        after: Bookmark | None,
+        retry: Callable[[int], float],
+        notify: Callable[[], None],
+    ) -> Feed:
+        """``journalctl --follow`` over one kept connection (``eventsweep follow``): SSH
+        keepalives every ``--connect-timeout`` seconds notice a host that went silent."""
+        from eventsweep.sources.journald.follow import Feed
+
+        keepalive = self.settings.connect_timeout
+        opener = partial(self.session, keepalive)
+        return Feed(self, opener, query, after, retry, notify)
+
+    @property
+    def computer(self) -> str:
+        """The name an entry without ``_HOSTNAME`` is given."""
+        return self.remote.host
 
 
 # ---- target text -----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from eventsweep.sources.journald.stream import drain_into
 from eventsweep.sources.ssh_remote import Remote, SshOptions, socket_error
 
 DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+KEEPALIVES_MISSED = 3  # unanswered keepalives before a kept connection counts as lost
 
 # ---- host keys ---------------------------------------------------------------------------
 
@@ -166,11 +167,16 @@ def known_hosts(settings: SshOptions) -> asyncssh.SSHKnownHosts | None:
 
 @contextlib.asynccontextmanager
 async def connected(
-    remote: Remote, settings: SshOptions, sock: socket.socket | None, timeout: float
+    remote: Remote,
+    settings: SshOptions,
+    sock: socket.socket | None,
+    timeout: float,
+    keepalive: float | None = None,
 ) -> AsyncIterator[asyncssh.SSHClientConnection]:
     """An authenticated SSH connection (over ``sock`` when it is already connected, else
     opened by asyncssh as the ssh config says) within ``timeout`` seconds; every failure mapped
-    to one clear TargetError."""
+    to one clear TargetError. ``keepalive``: seconds between keepalive requests, the connection
+    closed after :data:`KEEPALIVES_MISSED` unanswered (a kept connection to a host gone silent)."""
     keys = HostKeys(known_hosts(settings))
     try:
         connection = await asyncssh.connect(
@@ -182,6 +188,8 @@ async def connected(
             known_hosts=keys,
             client_factory=partial(Client, keys, settings.accept_unknown_hosts),
             connect_timeout=timeout,
+            keepalive_interval=keepalive or 0,
+            keepalive_count_max=KEEPALIVES_MISSED,
         )
     except BaseException as exc:  # cancelled too: the socket is closed either way
         if sock is not None:

@@ -18,14 +18,15 @@ ids, sources and logs (case-insensitive), target patterns (shell wildcards), tex
 are a full-text search; anything else a regular expression, see :mod:`eventsweep.store.text`)
 and a sweep. Filters become SQL with bound parameters only; a regular expression is applied
 here, to the rows the indexed filters selected. Every call sees only committed data (WAL
-snapshots), and never writes.
+snapshots), and never writes (but to upgrade an older store, once).
 
 An event comes back as a :class:`Stored`: its store id, the sweep that stored it, and the
 event (an :class:`~eventsweep.model.EncodedEvent`, its fields decoded when first read).
 
 A path with no store yet is a :class:`~eventsweep.errors.UsageError` here (``Reader`` never
-creates or writes anything); ``eventsweep.store.writer.connect(path).close()`` creates an empty
-store. Sweeps are kept by handing ``StoreWriter(path, command=...)`` to the sweep call
+creates anything, and writes only to upgrade a store an earlier eventsweep wrote);
+``eventsweep.store.writer.connect(path).close()`` creates an empty store. Sweeps are kept by
+handing ``StoreWriter(path, command=...)`` to the sweep call
 (``eventsweep.runner.run(request, outputs=[..., writer])``); ``Request.resume`` takes
 :meth:`Reader.bookmarks` for ``--new``. A sweep still running has ``ended`` None and the
 outcomes of the targets that ended so far.
@@ -36,6 +37,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
+import heapq
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -48,7 +51,7 @@ import orjson
 from eventsweep.batch import Batch
 from eventsweep.errors import UsageError
 from eventsweep.model import Bookmark, EncodedEvent, Outcome, Query, iso, parse_iso
-from eventsweep.store import schema, text
+from eventsweep.store import counts, schema, text
 
 PAGE = 50
 SCAN = 2000  # rows fetched at once when a regular expression filters them here
@@ -151,6 +154,17 @@ class Reader:
         self.version = schema.check(path)
         if self.version == 0:
             raise UsageError(f"--store {path}: no store there yet (a sweep creates it)")
+        if self.version < schema.VERSION:  # written by an earlier eventsweep: upgraded once
+            from eventsweep.store.writer import connect
+
+            try:
+                connect(path).close()
+            except sqlite3.Error as exc:
+                raise UsageError(
+                    f"--store {path}: store version {self.version} needs an upgrade to"
+                    f" {schema.VERSION}, which failed ({exc}); left as it was"
+                ) from exc
+            self.version = schema.VERSION
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -217,7 +231,7 @@ class Reader:
         """One event by its store id, every field."""
         with self.connection() as connection:
             row = connection.execute(
-                "SELECT id, time, target, message, source, doc, sweep FROM events WHERE id = ?",
+                f"SELECT {_BARE} FROM events WHERE id = ?",
                 (id,),
             ).fetchone()
         return _stored(row) if row is not None else None
@@ -256,11 +270,10 @@ class Reader:
     def facets(self, where: Filter, top: int = 10) -> dict[str, list[tuple[Any, int]]]:
         """The most frequent targets, sources, event ids and levels of the matching events,
         with their counts (most frequent first)."""
-        found: dict[str, list[tuple[Any, int]]] = {}
         with self.connection() as connection:
-            for name in FACETS:
-                found[name] = _facet(connection, where, name, top)
-        return found
+            if _countable(where):
+                return {name: _facet(connection, where, name, top) for name in FACETS}
+            return _facets_at_once(connection, where, top)
 
     # ---- sweeps and bookmarks ---------------------------------------------------------------
 
@@ -309,12 +322,18 @@ def bookmarks(path: str, targets: Sequence[str]) -> dict[str, dict[str, Bookmark
 
 # ---- the query builder ------------------------------------------------------------------------
 
-_ROW = "id, time, target, message, source, doc, sweep"
+_ROW = "id, time, target, json_extract(doc, '$.message'), source, doc, sweep"
+_BARE = "id, time, target, NULL, source, doc, sweep"  # _ROW without the message, for speed
 _SWEEP_COLUMNS = "seq, id, started, ended, command, query, targets, grouping"
 
 
-def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], list[Any]]:
-    """The filter as SQL conditions and their parameters (the regular expression aside)."""
+def _clauses(
+    connection: sqlite3.Connection, where: Filter, walk: bool = False
+) -> tuple[list[str], list[Any]]:
+    """The filter as SQL conditions and their parameters (the regular expression aside).
+    ``walk``: for a statement that stops after a few rows in time order (a page), where a
+    common word is best tested row by row; anything that reads every match takes the
+    matches from the full-text index."""
     sql: list[str] = []
     params: list[Any] = []
     if where.since is not None:
@@ -323,13 +342,22 @@ def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], 
     if where.until is not None:
         sql.append("time <= ?")
         params.append(where.until)
-    if where.levels:
+    if len(where.levels) == 1:
+        sql.append("level = ?")  # an equality, so that an index walks it in time order
+        params.extend(where.levels)
+    elif where.levels:
         sql.append(f"level IN ({_marks(where.levels)})")
         params.extend(sorted(where.levels))
-    if where.event_ids:
+    if len(where.event_ids) == 1 and where.event_ids[0][0] == where.event_ids[0][1]:
+        sql.append("event_id = ?")
+        params.append(where.event_ids[0][0])
+    elif where.event_ids:
         sql.append("(" + " OR ".join("event_id BETWEEN ? AND ?" for _ in where.event_ids) + ")")
         params.extend(bound for pair in where.event_ids for bound in pair)
-    if where.sources and all(name.isascii() for name in where.sources):
+    if len(where.sources) == 1 and _python_sources(where) is None:
+        sql.append("source = ? COLLATE NOCASE")
+        params.extend(where.sources)
+    elif where.sources and all(name.isascii() for name in where.sources):
         sql.append(f"source COLLATE NOCASE IN ({_marks(where.sources)})")
         params.extend(sorted(where.sources))
     if where.logs:
@@ -343,9 +371,33 @@ def _clauses(connection: sqlite3.Connection, where: Filter) -> tuple[list[str], 
         params.append(_sweep_seq(connection, where.sweep))
     words = _words(where.text)
     if words:
-        sql.append("id IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)")
+        if walk and _common(connection, words):  # many rows hold it: test the rows the order walks
+            sql.append(
+                "EXISTS (SELECT 1 FROM events_text WHERE events_text MATCH ?"
+                " AND events_text.rowid = events.id)"
+            )
+        else:  # few rows hold it: those rows, from the index
+            sql.append("id IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)")
         params.append(text.match_expression(words))
     return sql, params
+
+
+COMMON = 0.02  # a word in more than this share of the events is tested row by row
+
+
+def _common(connection: sqlite3.Connection, words: list[str]) -> bool:
+    """Whether the messages holding every word are over :data:`COMMON` of the events (they
+    are then found faster walking the time order than through the full-text index): counted
+    up to that share only. A plan, never a result."""
+    size = connection.execute(
+        "SELECT ifnull((SELECT max(id) FROM events) - (SELECT min(id) FROM events), 0)"
+    ).fetchone()[0]
+    enough = int(COMMON * size) + 1
+    found = connection.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM events_text WHERE events_text MATCH ? LIMIT ?)",
+        (text.match_expression(words), enough),
+    ).fetchone()[0]
+    return bool(found >= enough)
 
 
 def _words(pattern: str | None) -> list[str]:
@@ -386,26 +438,76 @@ def _matching(
     key: tuple[str, int] | None,
     limit: int | None,
 ) -> Iterator[tuple[Any, ...]]:
-    """Matching rows (:data:`_ROW`) in time order after ``key``, at most ``limit``."""
+    """Matching rows (:data:`_ROW`) in time order after ``key``, at most ``limit``: one
+    ordered index walk per value of the filter that splits (see :func:`_split`), merged."""
     regex, sources = _regex(where), _python_sources(where)
     exact = regex is None and sources is None
     step = limit if exact and limit is not None else SCAN
+    walks = [
+        _walk(connection, part, index, newest_first, key, step, regex is not None)
+        for part, index in _split(where)
+    ]
+    rows = walks[0] if len(walks) == 1 else heapq.merge(*walks, key=_order, reverse=newest_first)
     given = 0
+    for row in rows:
+        if regex is not None and not _searched(regex, row):
+            continue
+        if sources is not None and (row[4] or "").lower() not in sources:
+            continue
+        yield row
+        given += 1
+        if limit is not None and given >= limit:
+            return
+
+
+def _order(row: tuple[Any, ...]) -> tuple[str, int]:
+    return row[1], row[0]
+
+
+SPLIT = 32  # at most this many values of a filter are walked one by one
+
+
+def _split(where: Filter) -> list[tuple[Filter, str | None]]:
+    """The filter as filters of one event id, source or level each (the first of these the
+    filter has, with at most :data:`SPLIT` values), with the index that walks each in time
+    order; or the filter as it is. An ``IN`` of several values would have SQLite sort every
+    match before the first page; each value's walk is already in order."""
+    ids = sum(high - low + 1 for low, high in where.event_ids)
+    if where.event_ids and ids <= SPLIT:
+        values = sorted({n for low, high in where.event_ids for n in range(low, high + 1)})
+        return [(_with(where, event_ids=((n, n),)), "events_event_id") for n in values]
+    if where.sources and _python_sources(where) is None and len(where.sources) <= SPLIT:
+        return [
+            (_with(where, sources=frozenset({name})), "events_source")
+            for name in sorted(where.sources)
+        ]
+    if where.levels:
+        return [(_with(where, levels=frozenset({level})), "events_level") for level in
+                sorted(where.levels)]  # fmt: skip
+    return [(where, None)]
+
+
+def _with(where: Filter, **changes: Any) -> Filter:
+    return dataclasses.replace(where, **changes)
+
+
+def _walk(
+    connection: sqlite3.Connection,
+    where: Filter,
+    index: str | None,
+    newest_first: bool,
+    key: tuple[str, int] | None,
+    step: int,
+    message: bool,
+) -> Iterator[tuple[Any, ...]]:
+    """The filter's rows in time order after ``key``, ``step`` rows a statement."""
     while True:
-        sql, params = _page_sql(connection, where, newest_first, key, step)
+        sql, params = _page_sql(connection, where, newest_first, key, step, index, message)
         rows = connection.execute(sql, params).fetchall()
-        for row in rows:
-            key = (row[1], row[0])
-            if regex is not None and not _searched(regex, row):
-                continue
-            if sources is not None and (row[4] or "").lower() not in sources:
-                continue
-            yield row
-            given += 1
-            if limit is not None and given >= limit:
-                return
+        yield from rows
         if len(rows) < step:
             return
+        key = _order(rows[-1])
 
 
 def _streamed(
@@ -417,8 +519,10 @@ def _streamed(
     order = "DESC" if newest_first else "ASC"
     body = " AND ".join(conditions) or "1"
     first = "target, " if by_target else ""
+    columns = _ROW if regex is not None else _BARE
     cursor = connection.execute(
-        f"SELECT {_ROW} FROM events WHERE {body} ORDER BY {first}time {order}, id {order}", params
+        f"SELECT {columns} FROM events WHERE {body} ORDER BY {first}time {order}, id {order}",
+        params,
     )
     while rows := cursor.fetchmany(SCAN):
         for row in rows:
@@ -446,22 +550,39 @@ def _page_sql(
     newest_first: bool,
     key: tuple[str, int] | None,
     step: int,
+    index: str | None = None,
+    message: bool = False,
 ) -> tuple[str, list[Any]]:
-    conditions, params = _clauses(connection, where)
+    conditions, params = _clauses(connection, where, walk=True)
     if key is not None:
         before = "<" if newest_first else ">"
         conditions.append(f"time {before}= ? AND (time {before} ? OR id {before} ?)")
         params.extend([key[0], key[0], key[1]])
     order = "DESC" if newest_first else "ASC"
     body = " AND ".join(conditions) or "1"
-    sql = f"SELECT {_ROW} FROM events WHERE {body} ORDER BY time {order}, id {order} LIMIT ?"
+    source = f"events INDEXED BY {index}" if index else "events"
+    columns = _ROW if message else _BARE
+    sql = f"SELECT {columns} FROM {source} WHERE {body} ORDER BY time {order}, id {order} LIMIT ?"
     return sql, [*params, step]
+
+
+def _countable(where: Filter) -> bool:
+    """Whether the counts tables can count this filter (no text, sources SQL can fold)."""
+    return not where.text and _python_sources(where) is None
 
 
 def _grouped(
     connection: sqlite3.Connection, where: Filter, width: int
 ) -> list[tuple[str, str, int]]:
-    """(time prefix of ``width`` characters, level, count) of the matching events."""
+    """(time prefix of ``width`` characters or a finer one, level, count) of the matching
+    events; a width of a minute or more is counted from the counts tables."""
+    if width <= counts.MINUTE and _countable(where):
+        conditions, params = _clauses(connection, _timeless(where))
+        coarsest = counts.MINUTE if width == counts.MINUTE else counts.HOUR
+        found = counts.tally(
+            connection, conditions, params, "level", where.since, where.until, True, coarsest
+        )
+        return [(at, level or "", count) for (at, level), count in found.items()]
     if _regex(where) is None and _python_sources(where) is None:
         conditions, params = _clauses(connection, where)
         body = " AND ".join(conditions) or "1"
@@ -470,30 +591,53 @@ def _grouped(
             " GROUP BY 1, 2"
         )
         return [(str(a), str(b), int(c)) for a, b, c in connection.execute(sql, params)]
-    counts: dict[tuple[str, str], int] = {}
+    tallied: dict[tuple[str, str], int] = {}
     for row in _streamed(connection, where, True, False):
         event = _stored(row).event
         slot = (row[1][:width], event.level)
-        counts[slot] = counts.get(slot, 0) + 1
-    return [(prefix, level, count) for (prefix, level), count in counts.items()]
+        tallied[slot] = tallied.get(slot, 0) + 1
+    return [(prefix, level, count) for (prefix, level), count in tallied.items()]
 
 
 def _facet(
     connection: sqlite3.Connection, where: Filter, name: str, top: int
 ) -> list[tuple[Any, int]]:
+    """One facet, from the counts tables."""
+    conditions, params = _clauses(connection, _timeless(where))
+    found = counts.tally(connection, conditions, params, name, where.since, where.until, False)
+    return _top({value: count for (_, value), count in found.items()}, top)
+
+
+def _facets_at_once(
+    connection: sqlite3.Connection, where: Filter, top: int
+) -> dict[str, list[tuple[Any, int]]]:
+    """Every facet in one pass over the matching rows (a filter the counts can't answer)."""
+    tallied: dict[str, dict[Any, int]] = {name: {} for name in FACETS}
+
+    def add(values: tuple[Any, ...], count: int) -> None:
+        for name, value in zip(FACETS, values, strict=True):
+            tallied[name][value] = tallied[name].get(value, 0) + count
+
     if _regex(where) is None and _python_sources(where) is None:
         conditions, params = _clauses(connection, where)
         body = " AND ".join(conditions) or "1"
-        sql = (
-            f"SELECT {name}, count(*) FROM events WHERE {body} GROUP BY 1"
-            " ORDER BY 2 DESC, 1 LIMIT ?"
-        )
-        return [(value, int(count)) for value, count in connection.execute(sql, [*params, top])]
-    counts: dict[Any, int] = {}
-    for row in _streamed(connection, where, True, False):
-        value = getattr(_stored(row).event, name)
-        counts[value] = counts.get(value, 0) + 1
-    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[:top]
+        columns = ", ".join(FACETS)
+        sql = f"SELECT {columns}, count(*) FROM events WHERE {body} GROUP BY 1, 2, 3, 4"
+        for *values, count in connection.execute(sql, params):
+            add(tuple(values), int(count))
+    else:
+        for row in _streamed(connection, where, True, False):
+            event = _stored(row).event
+            add(tuple(getattr(event, name) for name in FACETS), 1)
+    return {name: _top(values, top) for name, values in tallied.items()}
+
+
+def _top(tallied: dict[Any, int], top: int) -> list[tuple[Any, int]]:
+    return sorted(tallied.items(), key=lambda item: (-item[1], str(item[0])))[:top]
+
+
+def _timeless(where: Filter) -> Filter:
+    return dataclasses.replace(where, since=None, until=None)
 
 
 def _time_range(connection: sqlite3.Connection, where: Filter) -> tuple[str | None, str | None]:

@@ -293,8 +293,9 @@ async def live(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
 
 @router.get("/live/{sweep_id}/stream")
 async def stream(ctx: Ctx, sweep_id: str, seen: int = 0) -> EventSourceResponse:
-    """Server-sent events: ``state`` (as /api/live/{id}) on each change, ``events`` (the newest
-    arrivals after event number ``seen``, which a page rendered with), ``end``."""
+    """Server-sent events, at most 4 times a second: ``state`` (as /api/live/{id}) if it
+    changed, ``events`` (the newest 20 arrivals after event number ``seen``, which a page
+    rendered with, then after those sent), ``end``."""
     found = live_of(ctx, sweep_id)
     return EventSourceResponse(watch(found, seen), ping=15)
 

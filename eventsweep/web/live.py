@@ -4,9 +4,12 @@
 :class:`Tap` as its outputs and a :class:`LiveSweep` as its listener. The listener keeps each
 target's state (waiting, running, then its outcome) and the events so far; the tap keeps the
 newest events handed to the outputs. Watchers (the server-sent event streams) never slow the
-sweep: the listener only updates counters and bumps a version number; each watcher wakes on a
-new version, at most :data:`TICK` times a second, and sends one snapshot serialised once per
-version for everyone (:meth:`LiveSweep.snapshot`).
+sweep: the listener only updates counters and bumps a version number, and never waits on a
+watcher. One clock per sweep with watchers (:meth:`LiveSweep._tick`) wakes on a new version, at
+most once per :data:`TICK`, and publishes it (:class:`Publication`): the state and the events
+that arrived since the last one, serialised once, as the very bytes of the server-sent events
+that every watcher in step sends (the newest publication wins for a watcher that fell behind:
+it skips to it, with the events it missed). A watcher wakes once per publication, no more.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +34,9 @@ from eventsweep.sweep import Ended, Progress, Read, Started
 
 log = logging.getLogger(__name__)
 
-TICK = 0.2  # seconds between two messages to one watcher, at least
+TICK = 0.25  # seconds between two publications (messages to one watcher), at least
 RECENT = 100  # newest events a live sweep keeps for its watchers
+SENT = 20  # newest events a message carries at most (the page shows the last RECENT)
 KEPT = 20  # finished sweeps kept in memory for late watchers
 
 
@@ -72,6 +75,9 @@ class LiveSweep:
     arrived: int = 0  # events the tap has seen
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _cache: tuple[int, bytes] = (-1, b"")
+    published: Publication | None = None  # the newest publication to the watchers
+    _next: asyncio.Event = field(default_factory=asyncio.Event)  # set on the next one
+    _ticker: asyncio.Task[None] | None = None
 
     # the listener: called on the event loop by the sweep
     def __call__(self, progress: Progress) -> None:
@@ -136,6 +142,91 @@ class LiveSweep:
         while self.version == seen and self.running:
             self._wake.clear()
             await self._wake.wait()
+
+    def publish(self) -> Publication:
+        """The state and events now, for every watcher; wakes the watchers waiting."""
+        events = tuple(self.recent)
+        last = self.published.newest if self.published is not None else 0
+        publication = Publication(
+            self.version, self.snapshot(), events, last, final=not self.running
+        )
+        self.published = publication
+        woken, self._next = self._next, asyncio.Event()
+        woken.set()
+        return publication
+
+    async def publications(self) -> AsyncIterator[Publication]:
+        """The publications from now on: the newest at once (made now if no clock runs and
+        the state changed since; the clock is started for a running sweep), then each next one;
+        the final one last. A watcher still sending when several came gets the newest only."""
+        if self._ticker is None or self._ticker.done():  # no clock running: publish now
+            if self.published is None or self.published.version != self.version:
+                self.publish()
+            if self._ticker is None and self.running:
+                self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        last = None
+        while True:
+            publication = self.published
+            assert publication is not None
+            if publication is not last:
+                last = publication
+                yield publication
+                if publication.final:
+                    return
+            else:
+                await self._next.wait()
+
+    async def _tick(self) -> None:
+        """The watchers' clock: a publication per new version, one per :data:`TICK` at most,
+        until the final one."""
+        while True:
+            assert self.published is not None
+            await self.changed(self.published.version)
+            if self.publish().final:
+                return
+            await asyncio.sleep(TICK)
+
+
+@dataclass
+class Publication:
+    """What the watchers of a live sweep are sent next: the state (serialised once) and the
+    events kept (``recent``) up to number ``newest``; :meth:`frame` is the server-sent events
+    for a watcher that has shown up to event number ``shown``, built once per ``shown`` (the
+    watchers in step all have shown ``last``, the newest of the previous publication)."""
+
+    version: int
+    state: bytes
+    recent: tuple[tuple[int, dict[str, Any]], ...]
+    last: int
+    final: bool
+    _frames: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def newest(self) -> int:
+        return self.recent[-1][0] if self.recent else self.last
+
+    def frame(self, shown: int) -> bytes:
+        """``state``, then ``events`` (the arrivals after ``shown``, oldest first, the newest
+        :data:`SENT` of them) if any,
+        then ``end`` if the sweep ended: one chunk of server-sent events."""
+        found = self._frames.get(shown)
+        if found is None:
+            found = self._frames[shown] = self._build(shown)
+        return found
+
+    def _build(self, shown: int) -> bytes:
+        parts = [sse("state", self.state)]
+        fresh = [event for number, event in self.recent[-SENT:] if number > shown]
+        if fresh:
+            parts.append(sse("events", orjson.dumps(fresh)))
+        if self.final:
+            parts.append(sse("end", self.state))
+        return b"".join(parts)
+
+
+def sse(name: str, data: bytes) -> bytes:
+    """One server-sent event (``data`` is JSON: one line, no line break to escape)."""
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
 
 
 class Tap:
@@ -246,25 +337,11 @@ class Sweeps:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), grace)
 
 
-async def watch(live: LiveSweep, shown: int = 0) -> Any:
-    """The server-sent events of one watcher: ``state`` (the snapshot) on every change,
-    ``events`` (the arrivals after number ``shown``, oldest first) and ``end`` once the sweep
-    ended. (A watcher that leaves is noticed by the response, which cancels this.)"""
-    seen = -1
-    while True:
-        version = live.version
-        if version != seen:
-            seen = version
-            yield {"event": "state", "data": live.snapshot().decode()}
-            fresh = live.events_after(shown)
-            if fresh:
-                shown = fresh[-1][0]
-                events = [event for _, event in fresh]
-                yield {"event": "events", "data": orjson.dumps(events).decode()}
-        if not live.running and live.version == seen:
-            yield {"event": "end", "data": live.snapshot().decode()}
-            return
-        started = time.monotonic()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(live.changed(seen), 15.0)
-        await asyncio.sleep(max(0.0, TICK - (time.monotonic() - started)))
+async def watch(live: LiveSweep, shown: int = 0) -> AsyncIterator[bytes]:
+    """The server-sent events of one watcher, a chunk per publication: ``state`` (the
+    snapshot), ``events`` (the arrivals after number ``shown``, oldest first) and, once the
+    sweep ended, ``end``. (A watcher that leaves is noticed by the response, which cancels
+    this.)"""
+    async for publication in live.publications():
+        yield publication.frame(shown)
+        shown = max(shown, publication.newest)

@@ -21,6 +21,7 @@ from eventsweep.sources.journald import (
     check_exit,
     command_line,
     encoded,
+    follow_argv,
     iso_us,
     journal_time,
     source_matches,
@@ -49,6 +50,27 @@ def _argv(query: Query, journalctl: Journalctl | None = None) -> list[str]:
 
 def test_plain_query_is_newest_first_json_with_every_field() -> None:
     assert _argv(Query()) == ["journalctl", "--output=json", "--all", "--reverse", "--no-pager"]
+
+
+def test_follow_streams_from_the_window_or_the_cursor() -> None:
+    base = ["journalctl", "--output=json", "--all", "--no-pager", "--follow"]
+    query = Query(
+        since="2024-01-02T03:04:05.123456Z",
+        levels=frozenset({"error"}),
+        sources=frozenset({"sshd"}),
+        grep=re.compile("x"),
+        limit=5,
+    )
+    window = [*base, "--since=2024-01-02 03:04:05.123456 UTC", "--priority=3..3"]
+    assert follow_argv(query, Journalctl()) == window  # sources, grep, limit: checked here
+    cursor = "s=abc;i=7;b=0123"
+    assert follow_argv(query, Journalctl(), cursor) == [*base, f"--cursor={cursor}"]
+    assert follow_argv(Query(), Journalctl()) == [*base, "--lines=all"]  # not the last 10
+    assert follow_argv(Query(event_ids=((1, 1),)), Journalctl()) is None
+    remote = Journalctl(sudo=True, location=("--directory", "/j"), extra=("--unit", "x"))
+    assert follow_argv(Query(), remote)[:7] == [  # type: ignore[index]
+        "sudo", "-n", "--", "journalctl", "--directory", "/j", "--unit"
+    ]  # fmt: skip
 
 
 def test_window_is_pushed_as_utc_times() -> None:

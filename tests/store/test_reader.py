@@ -193,8 +193,9 @@ def test_a_reader_sees_only_committed_events(store: Path) -> None:
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("DELETE FROM events WHERE id > 300")  # not committed yet
     writer.execute(
-        """INSERT INTO events (sweep, doc) SELECT 9, replace(doc, '"t1"', '"t9"') FROM events"""
-        " WHERE id <= 5"
+        "INSERT INTO events (sweep, time, target, log, ident, event_id, level, source, doc)"
+        " SELECT 9, time, 't9', log, ident, event_id, level, source,"
+        """ replace(doc, '"t1"', '"t9"') FROM events WHERE id <= 5"""
     )
     reader = Reader(str(store))
     assert reader.count(Filter()) == 350

@@ -72,7 +72,7 @@ def stored_keys(store: Path) -> list[tuple[str, int]]:
     connection = sqlite3.connect(store)
     try:
         return [(target, record) for target, record in connection.execute(
-            "SELECT target, record_id FROM events")]  # fmt: skip
+            "SELECT target, json_extract(doc, '$.record_id') FROM events")]  # fmt: skip
     finally:
         connection.close()
 

@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from eventsweep.cli import main
+from eventsweep.model import Event, json_line
 from eventsweep.store import schema
+from eventsweep.store.reader import Filter, Reader
 from eventsweep.store.writer import connect
+from tests.store.test_reader import event as reader_event
+from tests.store.test_reader import keep
 
 
 def digest(path: Path) -> str:
@@ -143,3 +147,73 @@ def test_a_failed_migration_leaves_the_store_as_it_was(
     assert reopened.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION - 1
     columns = [row[1] for row in reopened.execute("PRAGMA table_info(sweeps)")]
     assert "label" not in columns
+
+
+def version_1_store(path: Path, events: list[Event]) -> None:
+    """A store as version 1 wrote it: its schema, and its writer's two statements (the JSON
+    document alone, the filter columns computed by SQLite; then the full-text rows)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("BEGIN")
+    for statement in schema.statements(schema.V1):
+        connection.execute(statement)
+    connection.execute(
+        "INSERT INTO sweeps (id, started, command, query, targets, grouping)"
+        " VALUES ('old', '2026-01-01T00:00:00.000000Z', 'sweep', '{}', '[\"t1\"]', 'target')"
+    )
+    lines = [json_line(event)[:-1].decode() for event in events]
+    connection.executemany(
+        "INSERT OR IGNORE INTO events (sweep, doc) VALUES (1, ?)", [(line,) for line in lines]
+    )
+    connection.execute("INSERT INTO events_text (rowid, message) SELECT id, message FROM events")
+    connection.execute(
+        "INSERT INTO bookmarks VALUES ('t1', 'system', 'System', 99, NULL, 't', 'e', 1)"
+    )
+    connection.execute(f"PRAGMA application_id = {schema.APPLICATION_ID:d}")
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def test_version_1_to_2_keeps_every_event_and_answers_as_a_new_store(tmp_path: Path) -> None:
+    events = [reader_event(n) for n in range(300)]
+    events += [
+        reader_event(n, target="ssh://h", data={"__CURSOR": f"s=1;i={n}"}) for n in range(50)
+    ]
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    version_1_store(old, events)
+    assert schema.check(str(old)) == 1
+    keep(new, [events])
+    connect(str(old)).close()  # migrates
+    assert schema.check(str(old)) == schema.VERSION
+    old_reader, new_reader = Reader(str(old)), Reader(str(new))
+    for where in [
+        Filter(),
+        Filter(text="disk"),
+        Filter(levels=frozenset({"error"}), event_ids=((7000, 7001),)),
+        Filter(targets=("ssh://*",), since=events[100].time),
+    ]:
+        assert old_reader.count(where) == new_reader.count(where)
+        assert [s.event for s in old_reader.events(where, size=500).events] == [
+            s.event for s in new_reader.events(where, size=500).events
+        ]
+        assert old_reader.facets(where) == new_reader.facets(where)
+        assert old_reader.histogram(where) == new_reader.histogram(where)
+    assert old_reader.bookmarks(["t1"])["t1"]["system"].record_id == 99
+    with old_reader.connection() as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        idents = connection.execute("SELECT ident FROM events ORDER BY id").fetchall()
+    assert idents[0][0] == "0" and idents[-1][0] == "s=1;i=49"
+    keep(old, [events])  # the same events again: nothing added
+    assert old_reader.count(Filter()) == len(events)
+
+
+def test_query_on_a_version_1_store_upgrades_it_and_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.db"
+    version_1_store(path, [reader_event(n) for n in range(20)])
+    assert main(["query", "--store", str(path), "--format", "jsonl", "--grep", "disk"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed and all("disk" in line.lower() for line in printed)
+    assert schema.check(str(path)) == schema.VERSION

@@ -23,6 +23,8 @@ SSH command; the fixture stops it (SIGTERM to the pid it started) and removes no
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -97,7 +99,12 @@ def keygen(path: Path) -> str:
 
 
 def sshd_config(
-    directory: Path, port: int, listen: Sequence[str], no_journalctl: Sequence[str], name: str
+    directory: Path,
+    port: int,
+    listen: Sequence[str],
+    no_journalctl: Sequence[str],
+    name: str,
+    log_level: str = "ERROR",
 ) -> str:
     lines = [
         f"Port {port}",
@@ -113,7 +120,7 @@ def sshd_config(
         "UseDNS no",
         "MaxStartups 1024:100:1024",
         "MaxSessions 64",
-        "LogLevel ERROR",
+        f"LogLevel {log_level}",
         f"SetEnv PATH={directory}/bin:/usr/bin:/bin",
     ]
     for address in no_journalctl:
@@ -167,8 +174,10 @@ def start(
     *,
     no_journalctl: Sequence[str] = (),
     port: int | None = None,
+    log_level: str = "ERROR",
 ) -> Fleet:
-    """Start the fleet: one sshd per 16 addresses, each listening on its addresses."""
+    """Start the fleet: one sshd per 16 addresses, each listening on its addresses
+    (``log_level`` INFO: each sshd's log names every connection it accepts)."""
     port = port or free_port(addresses[0])
     prepare(directory, addresses, port)
     processes: list[subprocess.Popen[bytes]] = []
@@ -176,7 +185,7 @@ def start(
         for index in range(0, len(addresses), PER_SSHD):
             group = addresses[index : index + PER_SSHD]
             name = f"sshd{index // PER_SSHD}"
-            config = sshd_config(directory, port, group, no_journalctl, name)
+            config = sshd_config(directory, port, group, no_journalctl, name, log_level)
             (directory / f"{name}.conf").write_text(config)
             processes.append(launch(directory, name))
             wait_ready(group[0], port, processes[-1], directory / f"{name}.log")
@@ -199,6 +208,46 @@ def stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def sessions(pid: int) -> list[int]:
+    """The per-connection processes of the sshd ``pid`` (its children: one per connection)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def kill(fleet: Fleet) -> None:
+    """The fleet's hosts gone at once: every sshd and its connections killed (SIGKILL)."""
+    for process in fleet.processes:
+        children = sessions(process.pid)
+        process.kill()
+        process.wait()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
+def restart(fleet: Fleet) -> None:
+    """The fleet's sshds started again, as they were (same keys, port and logs)."""
+    started = []
+    for index in range(len(fleet.processes)):
+        name = f"sshd{index}"
+        started.append(launch(fleet.directory, name))
+        address = fleet.addresses[index * PER_SSHD]
+        wait_ready(address, fleet.port, started[-1], fleet.directory / f"{name}.log")
+    fleet.processes[:] = started
+
+
+def accepted(fleet: Fleet) -> int:
+    """Connections the fleet's sshds accepted (authenticated), from their logs (LogLevel INFO)."""
+    logs = sorted(fleet.directory.glob("sshd*.log"))
+    return sum(log.read_text(errors="replace").count("Accepted publickey") for log in logs)
+
+
 @contextlib.contextmanager
 def running(
     directory: Path,
@@ -206,9 +255,10 @@ def running(
     *,
     no_journalctl: Sequence[str] = (),
     port: int | None = None,
+    log_level: str = "ERROR",
 ) -> Iterator[Fleet]:
     """:func:`start`, then :func:`stop` when the block ends."""
-    fleet = start(directory, addresses, no_journalctl=no_journalctl, port=port)
+    fleet = start(directory, addresses, no_journalctl=no_journalctl, port=port, log_level=log_level)
     try:
         yield fleet
     finally:

@@ -3,7 +3,9 @@ either transport:
 
 - :mod:`.command`: the journalctl command for a query and what its exit status means (pure);
 - :mod:`.mapping`: one ``journalctl --output=json`` record as an event (pure);
-- :mod:`.stream`: the read itself, over any running journalctl (:data:`~.stream.Starter`).
+- :mod:`.stream`: the read itself, over any running journalctl (:data:`~.stream.Starter`);
+- :mod:`.resume`: ``--new``, after a bookmark's cursor;
+- :mod:`.follow`: ``eventsweep follow``, a kept ``journalctl --follow`` per target.
 
 The names below are re-exported for callers that import them from here.
 """
@@ -18,6 +20,7 @@ from eventsweep.sources.journald.command import (
     command_line,
     exact_levels,
     fields_argv,
+    follow_argv,
     journal_time,
     priorities,
     priority_range,
@@ -67,6 +70,7 @@ __all__ = [
     "encoded",
     "exact_levels",
     "fields_argv",
+    "follow_argv",
     "found_sources",
     "iso_us",
     "journal_events",

@@ -133,6 +133,31 @@ def build_argv(
     return argv
 
 
+def follow_argv(
+    query: Query, journalctl: Journalctl, cursor: str | None = None
+) -> list[str] | None:
+    """The journalctl argv that streams new entries as they are written (``--follow``), oldest
+    first; None when no entry can match.
+
+    ``cursor``: from that entry on, nothing pushed (its presence is checked on the first line,
+    as :mod:`~eventsweep.sources.journald.resume` does); else from the ``--since`` window (every
+    entry with ``--all``), the level range pushed. Source names are never pushed: a name may
+    first appear while the stream runs; the query filters every entry on arrival.
+    """
+    if not can_match(query):
+        return None
+    argv = [*journalctl.prefix(), "--output=json", "--all", "--no-pager", "--follow"]
+    if cursor is not None:
+        return [*argv, f"--cursor={cursor}"]
+    if query.since is None:
+        return [*argv, "--lines=all"]  # --follow alone starts at the last 10 entries
+    argv.append(f"--since={journal_time(query.since)}")
+    span = priority_range(query.levels)
+    if span is not None:
+        argv.append(f"--priority={span[0]}..{span[1]}")
+    return argv
+
+
 def _exact(query: Query) -> bool:
     """True when journalctl applies every filter exactly, so its ``-n`` is ours."""
     return query.grep is None and not query.sources and exact_levels(query)
