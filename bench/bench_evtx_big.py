@@ -1,7 +1,8 @@
 """Benchmarks of .evtx at the sizes responders get (issue 15).
 
-Run: ``python bench/bench_evtx_big.py [--rounds N] [--before DIR]``. Needs the 1 GB demo file
-(``eventsweep demo-data /tmp/evtx-big --size 1G``; made if missing) and makes the directory of
+Run: ``python bench/bench_evtx_big.py [--rounds N] [--before DIR] [--big FILE] [--only TEXT]``.
+Needs the 1 GB demo file (``eventsweep demo-data /tmp/evtx-big --size 1G``; made if missing, or
+another given with ``--big``) and, for the measures of many files, makes the directory of
 200 files of 5 MB under /tmp from its chunks (a chunk is self-contained: the file header with the
 right count, then 80 chunks of the big file). ``--before DIR`` names a checkout of an earlier
 eventsweep (e.g. ``git archive <commit> | tar -x -C DIR``) to compare with, interleaved.
@@ -42,18 +43,18 @@ RAW = (
 )
 
 
-def _make_big() -> None:
-    if not BIG.exists():
-        command = [sys.executable, "-m", "eventsweep.cli", "demo-data", str(BIG.parents[1])]
+def _make_big(big: Path) -> None:
+    if not big.exists():
+        command = [sys.executable, "-m", "eventsweep.cli", "demo-data", str(big.parents[1])]
         subprocess.run([*command, "--size", "1G"], check=True, env=_env(ROOT))
 
 
-def _make_many(files: int = 200, chunks: int = 80) -> None:
+def _make_many(path: Path, files: int = 200, chunks: int = 80) -> None:
     """200 files of 5 MB: the big file's chunks, 80 a file, each behind a clean header."""
     if len(list(MANY.glob("*.evtx"))) == files:
         return
     MANY.mkdir(exist_ok=True)
-    with open(BIG, "rb") as big:
+    with open(path, "rb") as big:
         for number in range(files):
             big.seek(HEADER_SIZE + number * chunks * CHUNK_SIZE)
             body = big.read(chunks * CHUNK_SIZE)
@@ -86,7 +87,7 @@ def run(tree: Path, command: list[str]) -> tuple[float, float, int, float]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=_env(tree),
-        cwd=ROOT,
+        cwd=tree,  # python -m puts the working directory first on the path
         preexec_fn=enter,
     )
     assert process.stdout is not None
@@ -129,8 +130,8 @@ def timeline(*targets: str) -> list[str]:
     return [sys.executable, str(ROOT / "bench/_timeline_sweep.py"), *targets]
 
 
-def contenders(before: Path | None) -> dict[str, tuple[Path, list[str]]]:
-    big, many, small = str(BIG), str(MANY), str(SMALL)
+def contenders(before: Path | None, path: Path = BIG) -> dict[str, tuple[Path, list[str]]]:
+    big, many, small = str(path), str(MANY), str(SMALL)
     trees = {"after": ROOT} | ({"before": before} if before else {})
     found: dict[str, tuple[Path, list[str]]] = {
         "raw evtx, one thread, 1 GB": (ROOT, [sys.executable, "-c", RAW, big]),
@@ -145,10 +146,10 @@ def contenders(before: Path | None) -> dict[str, tuple[Path, list[str]]]:
         found[f"{name}: 200 × 5 MB --all, --group target"] = (tree, sweep(many, "--all"))
         if name == "after":
             found[f"{name}: 200 × 5 MB --all, --group time"] = (tree, timeline(many))
-        found[f"{name}: 1 GB its last hour"] = (tree, sweep(big, *hour(BIG, 0)))
+        found[f"{name}: 1 GB its last hour"] = (tree, sweep(big, *hour(path, 0)))
         found[f"{name}: 24 MB --since 1h"] = (tree, sweep(small, "--since", "1h"))
         found[f"{name}: 24 MB its last hour"] = (tree, sweep(small, *hour(SMALL, 0)))
-        found[f"{name}: 1 GB one hour 3 days back"] = (tree, sweep(big, *hour(BIG, 71)))
+        found[f"{name}: 1 GB one hour 3 days back"] = (tree, sweep(big, *hour(path, 71)))
     return found
 
 
@@ -157,10 +158,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--before", type=Path, default=None)
     parser.add_argument("--only", default="", help="run only measures whose name contains this")
+    parser.add_argument(
+        "--big", type=Path, default=BIG, help="the 1 GB file (default: %(default)s)"
+    )
     options = parser.parse_args()
-    _make_big()
-    _make_many()
-    measures = {k: v for k, v in contenders(options.before).items() if options.only in k}
+    _make_big(options.big)
+    measures = {
+        k: v for k, v in contenders(options.before, options.big).items() if options.only in k
+    }
+    if any(str(MANY) in command for _, command in measures.values()):
+        _make_many(options.big)
     walls: dict[str, list[float]] = {name: [] for name in measures}
     cpus: dict[str, list[float]] = {name: [] for name in measures}
     peaks: dict[str, list[float]] = {name: [] for name in measures}
@@ -204,7 +211,9 @@ def _ratios(walls: dict[str, list[float]]) -> None:
         for tree in ("after", "before"):
             mine = walls.get(f"{tree}: {name}")
             other = (
-                base if tree == "after" or base is raw else walls.get("before: 24 MB --since 1h")
+                base
+                if tree == "after" or base is raw
+                else walls.get(f"{tree}: 24 MB its last hour")
             )
             if mine and other:
                 ratios = [a / b for a, b in zip(mine, other, strict=True)]

@@ -8,9 +8,16 @@
 2. with every event of the file stored: ``query`` by a time range + level and by a full-text
    word, against the command's start-up (the same command with a window that selects nothing);
 3. ``--new`` after 100 events were appended to the file (a chunk written by EvtxWriter, record
-   ids following the file's; the file is cut back to its size afterwards), against ``--new``
-   with nothing new and the start-up;
+   ids following the file's, and the file header rewritten as a log closed cleanly says it; the
+   file is cut back to its size and header afterwards), against ``--new`` with nothing new and
+   the start-up;
 4. the store's bytes per event beside the .evtx's.
+
+``--new-only --tree OLD --tree NEW`` runs part 3 alone, for each tree (a git work tree of
+eventsweep) interleaved round by round, each with a store of its own primed with one ``--new``
+sweep of the file (its default window, untimed):
+
+    python3 bench/bench_store.py --new-only --file COPY --rounds 5 --tree /tmp/old --tree .
 """
 
 from __future__ import annotations
@@ -18,14 +25,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import truediv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,21 +42,23 @@ sys.path.insert(0, str(ROOT))
 
 from eventsweep.formats.evtx.index import scan  # noqa: E402
 from eventsweep.formats.evtx.layout import CHUNK_SIZE, HEADER_SIZE  # noqa: E402
+from eventsweep.formats.evtx.writer import file_header  # noqa: E402
 from eventsweep.model import Event, iso, parse_iso  # noqa: E402
 from eventsweep.sinks.evtx import EvtxWriter  # noqa: E402
 from eventsweep.sources.evtx_resume import start  # noqa: E402
 from eventsweep.store.reader import Filter, Reader  # noqa: E402
 
 
-def timed(argv: Sequence[str], store: Path | None = None) -> tuple[float, str]:
-    """Wall seconds of ``eventsweep ARGV`` (stdout to /dev/null); and its stderr."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def timed(argv: Sequence[str], store: Path | None = None, tree: Path = ROOT) -> tuple[float, str]:
+    """Wall seconds of ``eventsweep ARGV`` run from ``tree`` (stdout to /dev/null); and its
+    stderr."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, "-m", "eventsweep.cli", *argv]
     if store is not None:
         command += ["--store", str(store)]
     began = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(command, env=env, cwd=tree, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr[-500:]}")
@@ -104,8 +115,9 @@ def query_figures(store: Path) -> dict[str, float | int | str]:
 
 
 def append_events(file: str, count: int) -> int:
-    """Append one chunk of ``count`` new events to ``file`` (record ids after its newest);
-    the file's size before, to cut it back to."""
+    """Append one chunk of ``count`` new events to ``file`` (record ids after its newest) and
+    rewrite its header as a clean one counting that chunk; the file's size before, to cut it
+    back to (see :func:`cut_back`)."""
     size = os.path.getsize(file)
     found, _ = scan(file)
     mark = start(file, found, None).mark
@@ -122,9 +134,20 @@ def append_events(file: str, count: int) -> int:
                                f"An account failed to log on (bench {n})", {"n": n}))  # fmt: skip
         writer.close()
         chunk = made.read_bytes()[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE]
-    with open(file, "ab") as out:
+    with open(file, "r+b") as out:
+        out.seek(0, os.SEEK_END)
         out.write(chunk)
+        out.seek(0)
+        slots = (size - HEADER_SIZE) // CHUNK_SIZE + 1
+        out.write(file_header(slots, mark.record_id + count + 1, dirty=False))
     return size
+
+
+def cut_back(file: str, size: int, header: bytes) -> None:
+    """The file as it was: its size and header."""
+    os.truncate(file, size)
+    with open(file, "r+b") as out:
+        out.write(header)
 
 
 def new_figures(file: str, store: Path, work: Path) -> dict[str, float]:
@@ -138,15 +161,94 @@ def new_figures(file: str, store: Path, work: Path) -> dict[str, float]:
     nothing = median_of(argv, store)
     gained: list[float] = []
     for _ in range(3):
+        header = _header(file)
         size = append_events(file, 100)
         try:
             elapsed, err = timed(argv, store)
             assert "events=100 " in err, err
             gained.append(elapsed)
         finally:
-            os.truncate(file, size)
+            cut_back(file, size, header)
         timed(argv, store)  # the bookmark is gone again: noticed, the window read (not timed)
     return {"startup": startup, "nothing_new": nothing, "hundred_new": statistics.median(gained)}
+
+
+def _header(file: str) -> bytes:
+    with open(file, "rb") as source:
+        return source.read(HEADER_SIZE)
+
+
+Runs = dict[str, list[list[tuple[float, float]]]]  # measure → tree → (wall, CPU) per round
+_MEASURES = ("startup", "nothing_new", "hundred_new")
+
+
+def new_rounds(file: str, trees: list[Path], rounds: int, work: Path) -> None:
+    """Part 3 for each tree, interleaved: per round 100 events appended (the file grows by a
+    chunk a round), then each tree's ``--new`` (100 new), each tree's ``--new`` again (nothing
+    new) and each tree's start-up, the trees' order turned round every round. Wall and CPU
+    seconds (the command's user + system time, less moved by other load than the wall)."""
+    tiny = work / "tiny.evtx"
+    with EvtxWriter(tiny) as writer:
+        writer.write(Event(iso(datetime.now(UTC)), "", "PC", "Security", 1, 4624,
+                           "audit_success", "Security", 0, "one", {}))  # fmt: skip
+    argv = ["sweep", file, "--new", "--format", "jsonl"]
+    stores = [fresh(work / f"new-{n}.db") for n in range(len(trees))]
+    for tree, store in zip(trees, stores, strict=True):
+        timed(argv, store, tree)  # no bookmark yet: the default window
+        assert "events=0 " in timed(argv, store, tree)[1]
+    runs: Runs = {name: [[] for _ in trees] for name in _MEASURES}
+    commands = {"hundred_new": (argv, "events=100 "), "nothing_new": (argv, "events=0 "),
+                "startup": (["sweep", str(tiny), "--format", "jsonl"], "events=1 ")}  # fmt: skip
+    header, size = _header(file), os.path.getsize(file)
+    try:
+        for n in range(rounds):
+            append_events(file, 100)
+            order = list(range(len(trees)))[:: -1 if n % 2 else 1]
+            for name, (command, said) in commands.items():
+                for at in order:
+                    runs[name][at].append(_cpu_timed(command, stores[at], trees[at], said))
+            print(f"  round {n + 1} (wall s): " + "; ".join(
+                f"{tree.name}: " + ", ".join(f"{name} {runs[name][at][-1][0]:.3f}"
+                                             for name in _MEASURES)
+                for at, tree in enumerate(trees)), flush=True)  # fmt: skip
+    finally:
+        cut_back(file, size, header)
+    _print_new(trees, runs)
+
+
+def _cpu_timed(command: list[str], store: Path, tree: Path, said: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one command; its summary line must say ``said``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, err = timed(command, store, tree)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert said in err, err
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
+
+
+def _print_new(trees: list[Path], runs: Runs) -> None:
+    """Per tree, wall and CPU: medians, the cost above start-up (median of each round's
+    difference), and the median of the per-round ratios to the first tree."""
+    for at, tree in enumerate(trees):
+        print(f"{tree}:")
+        for kind, part in (("wall", 0), ("CPU", 1)):
+            times = {name: [run[part] for run in runs[name][at]] for name in _MEASURES}
+            first = {name: [run[part] for run in runs[name][0]] for name in _MEASURES}
+            said = [f"start-up {statistics.median(times['startup']):.3f}s"]
+            for name in _MEASURES[1:]:
+                above = _median_of(times[name], times["startup"], lambda a, b: a - b)
+                said.append(f"{name} {statistics.median(times[name]):.3f}s"
+                            f" ({1000 * above:+.0f} ms above start-up)")  # fmt: skip
+            if at:
+                ratios = [f"{name} {_median_of(times[name], first[name], truediv):.2f}"
+                          for name in _MEASURES]  # fmt: skip
+                said.append(f"/ {trees[0].name}: {', '.join(ratios)}")
+            print(f"  {kind}: " + ", ".join(said))
+
+
+def _median_of(a: list[float], b: list[float], how: Callable[[float, float], float]) -> float:
+    """The median of ``how(a[i], b[i])``: a measure paired with its baseline round by round."""
+    return statistics.median(how(x, y) for x, y in zip(a, b, strict=True))
 
 
 def main() -> None:
@@ -157,11 +259,21 @@ def main() -> None:
     parser.add_argument(
         "--skip-sweeps", action="store_true", help="reuse the store --work holds (parts 2-4)"
     )
+    parser.add_argument("--new-only", action="store_true", help="part 3 alone, for each --tree")
+    parser.add_argument(
+        "--tree", action="append", type=Path, help="an eventsweep work tree (default: this one)"
+    )
     arguments = parser.parse_args()
     work = Path(arguments.work or tempfile.mkdtemp(prefix="bench-store-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()},"
           f" {datetime.now(UTC):%Y-%m-%d %H:%M}Z, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if arguments.new_only:
+        trees = [tree.resolve() for tree in arguments.tree or [ROOT]]
+        new_rounds(arguments.file, trees, arguments.rounds, work)
+        if not arguments.work:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     store = work / "events.db"
     if not (arguments.skip_sweeps and store.exists()):
         plain, stored, store = sweep_rounds(arguments.file, arguments.rounds, work)

@@ -7,18 +7,22 @@ which the GIL would otherwise serialise. Both pools are created lazily, once per
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
-import multiprocessing
 import os
 import signal
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 
 _pools: dict[str, Executor] = {}
+# concurrent.futures.process, imported after this module (by process_pool), is torn down before
+# it at exit: a process pool still held here then would be collected once that module's globals
+# are gone ("Exception ignored in ... weakref_cb"). It is let go at exit, while they live.
+atexit.register(_pools.pop, "process", None)
 
 
 def cores() -> int:
@@ -48,8 +52,12 @@ def thread_pool() -> Executor:
 
 
 def process_pool() -> Executor:
-    """A process per core, started by a fork server (safe while threads run)."""
+    """A process per core, started by a fork server (safe while threads run). multiprocessing
+    is imported here, by the first sweep that parses in processes (a lone small read does not)."""
     if "process" not in _pools:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
         _pools["process"] = ProcessPoolExecutor(

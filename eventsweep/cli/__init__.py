@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import multiprocessing.util
 import os
 import sys
 import threading
@@ -128,7 +127,9 @@ def entry() -> NoReturn:
             stream.flush()
         except (OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-    multiprocessing.util._exit_function()  # type: ignore[attr-defined]
+    util = sys.modules.get("multiprocessing.util")  # loaded by a sweep that started workers
+    if util is not None:
+        util._exit_function()
     os._exit(code)
 
 

@@ -150,7 +150,7 @@ def query_of(arguments: argparse.Namespace) -> Query:
 def settings_of(arguments: argparse.Namespace) -> Settings:
     """Each source's own options, from the flags that concern it."""
     from eventsweep.sources.evtx import EvtxOptions
-    from eventsweep.sources.ssh import SshOptions
+    from eventsweep.sources.ssh_remote import SshOptions
     from eventsweep.sources.winrpc.options import WinOptions
 
     return Settings.of(

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
-from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan
+from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan, since
 from eventsweep.model import Bookmark, EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources import Source, evtx_resume
 from eventsweep.sources.evtx_worker import Group, parse_group
@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 
 GROUP = 8  # most chunks a worker parses at once (512 KiB, ~500-2,000 records)
 # A lone target's selection up to this many chunks (a window, mostly) is parsed in threads: a
-# cold process pool costs ~0.15 s to start and as much to stop. Measured on the quiet machine,
-# the 1 GB file's last hour (243 chunks): 0.57 s in threads against 0.97 s through the pool.
-IN_THREAD = 256
+# cold process pool costs ~0.15 s to start and as much to stop, and a chunk ~1.2 ms of CPU to
+# parse, so two workers only win past ~500 chunks. Measured on the shared 2-core machine at load
+# ~7, the 1 GB demo file's last hour (374 chunks, the slack included) took 0.63× the pool's wall
+# time in threads, an hour three days back (279) 0.74×, its last 2 h (435) 0.95×, 4 h (559)
+# 0.87×, 8 h (808) 1.13×.
+IN_THREAD = 512
 # Events handed on at once when other targets are read too: the engine keeps the last list of
 # each target it reads until that target's next one, and many targets wait at once (64 × 128
 # events: ~7 MB).
@@ -46,6 +49,7 @@ _RETIMED = "{} record(s) with a damaged TimeCreated: their write time is used"
 _active = [0]  # .evtx targets being read now: a lone small read skips the process pool
 
 Identity = tuple[int, int]  # a real file: (st_dev, st_ino)
+_Read = TypeVar("_Read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +257,12 @@ def _plan_read(
     the read starts (``--new``). Groups are at most GROUP chunks, and small enough that every
     core gets a few."""
     selected, damaged, start = evtx_resume.plan(
-        path, query, resume, lambda: _choose(path, query, exact), lambda: _choose(path, query, True)
+        path,
+        query,
+        resume,
+        lambda: _choose(path, query, exact),
+        lambda: _choose(path, query, True),
+        lambda record_id: _indexed(path, lambda: since(path, record_id)),
     )
     size = max(1, min(GROUP, -(-len(selected) // (4 * cores()))))
     groups = [selected[at : at + size] for at in range(0, len(selected), size)]
@@ -263,10 +272,16 @@ def _plan_read(
 def _choose(path: str, query: Query, exact: bool) -> tuple[list[ChunkSlot], int]:
     """:func:`~eventsweep.formats.evtx.index.choose`, with its failures as the target's open
     error."""
+    return _indexed(path, lambda: scan(path) if exact else choose(path, query.since, query.until))
+
+
+def _indexed(path: str, read: Callable[[], _Read]) -> _Read:
+    """What ``read()`` finds in the chunk index of ``path``, its failures as the target's open
+    error."""
     if not os.path.isfile(path):
         raise OpenError("not a regular file")
     try:
-        return scan(path) if exact else choose(path, query.since, query.until)
+        return read()
     except NotEvtx as exc:
         raise OpenError(str(exc)) from exc
     except OSError as exc:

@@ -12,6 +12,11 @@ record is gone or another record has its id): that is said in a note on the outc
 file is read as if it had no bookmark (the ``--since`` window), never silently skipped.
 
 Record ids here are the record headers' (equal to EventRecordID in files Windows writes).
+
+Finding record R: in a file written in order (header clean and in step with the file, as the
+chunk index bisects windows) the chunk holding it is found by bisection, a dozen chunk reads for
+1 GB; anywhere that order breaks, or R is not found there unchanged, every chunk slot is looked
+at, as a wrapped log needs (and the note then says why).
 """
 
 from __future__ import annotations
@@ -132,6 +137,7 @@ def report(status: TargetStatus, start: Start) -> None:
 
 
 Chosen = tuple[list[Chunk], int]  # chunks newest first, damaged slots
+_ABOVE_ALL = 1 << 64  # a record id above every file's: the chunks "since" it are the newest one
 
 
 def plan(
@@ -140,20 +146,42 @@ def plan(
     resume: Bookmark | None,
     window: Callable[[], Chosen],
     every: Callable[[], Chosen],
+    since: Callable[[int], list[Chunk] | None],
 ) -> tuple[list[Chunk], int, Start]:
     """The chunks a read parses and where it starts. ``window()`` gives the chunks the query's
-    window needs, ``every()`` every chunk of the file (both: newest first, damaged slots).
+    window needs, ``every()`` every chunk of the file (both: newest first, damaged slots),
+    ``since(R)`` the chunks from the one holding record R to the newest when the file is known
+    to be written in order (None otherwise: :func:`~eventsweep.formats.evtx.index.since`).
 
-    With a bookmark, every chunk is looked at (the bookmarked record must be found, the log may
-    have wrapped); without one, the window's own selection is read, and the file's newest chunk
-    is its first when the window has no end (else every chunk is looked at for it)."""
+    With a bookmark, the chunks since it are read when the bookmarked record is found there,
+    unchanged; otherwise every chunk is looked at (the bookmarked record must be found, the log
+    may have wrapped). Without one, the window's own selection is read, and the file's newest
+    chunk is its first when the window has no end; else the chunk ``since`` starts with (the
+    last in a file written in order), or, failing that, the newest of every chunk."""
     if resume is not None and resume.record_id is not None:
-        found, damaged = every()
-        begun = start(path, found, resume)
-        if begun.chunks is not None:
-            return begun.chunks, damaged, begun
-        selected, damaged = window()
-        return selected, damaged, begun
+        return _resumed(path, resume, window, every, since(resume.record_id))
     selected, damaged = window()
-    newest = selected if query.until is None else every()[0]
+    newest = selected if query.until is None else since(_ABOVE_ALL) or every()[0]
     return selected, damaged, start(path, newest[:1], None)
+
+
+def _resumed(
+    path: str,
+    resume: Bookmark,
+    window: Callable[[], Chosen],
+    every: Callable[[], Chosen],
+    bisected: list[Chunk] | None,
+) -> tuple[list[Chunk], int, Start]:
+    """:func:`plan` with a bookmark: from the bisected chunks where they hold the bookmarked
+    record unchanged (a bisected file has no damaged slot where it was read), else from every
+    chunk, as the scan finds them (which also says why the bookmark is not used)."""
+    if bisected is not None:
+        begun = start(path, bisected, resume)
+        if begun.chunks is not None:
+            return begun.chunks, 0, begun
+    found, damaged = every()
+    begun = start(path, found, resume)
+    if begun.chunks is not None:
+        return begun.chunks, damaged, begun
+    selected, damaged = window()
+    return selected, damaged, begun

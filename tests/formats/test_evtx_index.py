@@ -130,3 +130,15 @@ def test_chunks_beyond_the_header_count_are_walked(tmp_path: Path) -> None:
 def test_every_corpus_file_chooses_what_the_walk_picks(path: Path) -> None:
     for since, until in _windows(6, seed=len(path.name)):
         assert index.choose(str(path), since, until)[0] == _walked(str(path), since, until)
+
+
+@pytest.mark.parametrize("by", [1, 5, 200])
+def test_a_wrapped_log_whose_header_says_in_order_is_walked(tmp_path: Path, by: int) -> None:
+    """The chunks moved ``by`` slots up, the newest at the file's start, the header left as it
+    was: the last slot's records end before the header's next record id."""
+    copy = _copy(tmp_path)
+    data = copy.read_bytes()
+    chunks = [data[at : at + CHUNK_SIZE] for at in range(HEADER_SIZE, len(data), CHUNK_SIZE)]
+    copy.write_bytes(data[:HEADER_SIZE] + b"".join(chunks[-by:] + chunks[:-by]))
+    for since, until in _windows(12, seed=by):
+        assert index.choose(str(copy), since, until)[0] == _walked(str(copy), since, until)

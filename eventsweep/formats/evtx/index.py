@@ -8,7 +8,9 @@ is looked at and every chunk's records are walked.
 A window on a big file need not look at every slot: when the file looks written in order (header
 clean and in step with the file's size, oldest chunk first), :func:`select` bisects the slots by
 record id and write time, a few dozen chunk reads for any size, and checks every chunk it reads
-against that order; a file that breaks it anywhere seen falls back to the scan.
+against that order; a file that breaks it anywhere seen falls back to the scan. A resumed read
+(``--new``) of such a file finds the chunk holding the bookmarked record the same way
+(:func:`since`), and reads only the chunks from it to the newest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -54,12 +56,14 @@ class ChunkSlot(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A chunk's records as walked: count and write-time range (FILETIME; 0 when unknown)."""
+    """A chunk's records as walked: count, write-time range (FILETIME; 0 when unknown), first
+    and last record ids."""
 
     records: int
     oldest: int
     newest: int
     first_id: int = 0
+    last_id: int = 0
 
 
 def check_header(header: bytes) -> None:
@@ -101,7 +105,7 @@ def _opened(path: str) -> Iterator[int]:
 def span(data: bytes) -> Span:
     """Walk a chunk's record headers by their sizes; stop at the first that is not a record."""
     end = min(len(data), CHUNK_SIZE)
-    offset, records, oldest, newest, first_id = CHUNK_HEADER_SIZE, 0, 0, 0, 0
+    offset, records, oldest, newest, first_id, last_id = CHUNK_HEADER_SIZE, 0, 0, 0, 0, 0
     limit = end - RECORD_HEAD.size
     while offset <= limit:
         magic, size, record_id, written = RECORD_HEAD.unpack_from(data, offset)
@@ -109,12 +113,13 @@ def span(data: bytes) -> Span:
             break
         if not records:
             first_id = record_id
+        last_id = record_id
         records += 1
         if written > SANE_FILETIME:
             oldest = written if not oldest else min(oldest, written)
             newest = max(newest, written)
         offset += size
-    return Span(records, oldest, newest, first_id)
+    return Span(records, oldest, newest, first_id, last_id)
 
 
 def select(
@@ -151,6 +156,16 @@ def choose(path: str, since: str | None, until: str | None) -> tuple[list[ChunkS
             return picked, 0
         found, damaged = scan(path)
         return list(_walk(fd, window, found)), damaged
+
+
+def since(path: str, record_id: int) -> list[ChunkSlot] | None:
+    """The chunks from the one holding ``record_id`` to the newest, newest first, found by
+    bisection in a file written in order: what the scan's chunks down to the first at or below
+    ``record_id`` are. None where the order is not known or is broken, or no chunk starts at or
+    below ``record_id`` (scan then). Raises NotEvtx for a file that is not a log."""
+    with _opened(path) as fd:
+        ordered = _Ordered.open(fd)
+        return None if ordered is None else ordered.since(record_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +211,16 @@ class _Ordered:
     """A file whose header says it was written in order: slot ``i`` holds the ``i``-th chunk.
 
     Every chunk read is checked against that order (a chunk signature, records, known write
-    times, record ids rising with the slot, write times rising within the slack); one that
-    breaks it gives ``None``, and the caller scans instead.
+    times, record ids rising with the slot, write times rising within the slack), and the last
+    slot's last record must be the one before the header's next record id (a wrapped log whose
+    header says otherwise holds older records there); a file that breaks it gives ``None``, and
+    the caller scans instead.
     """
 
-    def __init__(self, fd: int, count: int) -> None:
+    def __init__(self, fd: int, count: int, next_id: int) -> None:
         self.fd = fd
         self.count = count
+        self.next_id = next_id
         self.seen: dict[int, Span] = {}
 
     @classmethod
@@ -210,12 +228,13 @@ class _Ordered:
         header = os.pread(fd, HEADER_SIZE, 0)
         check_header(header)
         fields = FILE_HEADER.unpack_from(header)
-        oldest, current, count, flags = fields[1], fields[2], fields[8], fields[9]
+        oldest, current, next_id = fields[1], fields[2], fields[3]
+        count, flags = fields[8], fields[9]
         slots, rest = divmod(os.fstat(fd).st_size - HEADER_SIZE, CHUNK_SIZE)
         in_step = not rest and count == slots and oldest == 0 and current == count - 1
         if not in_step or flags & FLAG_DIRTY or slots < _BISECT_FROM:
             return None
-        return cls(fd, slots)
+        return cls(fd, slots, next_id)
 
     def probe(self, slot: int) -> Span | None:
         walked = self.seen.get(slot)
@@ -244,12 +263,31 @@ class _Ordered:
                 picked.append(ChunkSlot(slot, walked.first_id))
         return picked if self._in_order() else None
 
+    def since(self, record_id: int) -> list[ChunkSlot] | None:
+        """The slots from the holder of ``record_id`` up, newest first; None if the order is
+        broken or ``record_id`` lies below the first chunk."""
+        holder = self._last_where(lambda walked: walked.first_id <= record_id)
+        if holder is None or holder < 0:
+            return None
+        picked: list[ChunkSlot] = []
+        for slot in range(self.count - 1, holder - 1, -1):
+            walked = self.probe(slot)
+            if walked is None:
+                return None
+            picked.append(ChunkSlot(slot, walked.first_id))
+        return picked if self._in_order() else None
+
     def _last_at_or_before(self, high: int) -> int | None:
         """The last slot whose oldest write time is at most ``high`` (-1 if none)."""
+        return self._last_where(lambda walked: walked.oldest <= high)
+
+    def _last_where(self, holds: Callable[[Span], bool]) -> int | None:
+        """The last slot whose chunk ``holds`` (-1 if none), for a test that holds up to some
+        slot and not after it; None if a chunk read has no records or no known write times."""
         low, up = -1, self.count - 1  # invariant: slot low qualifies (or is -1); above up none
         if (last := self.probe(up)) is None:
             return None
-        if last.oldest <= high:
+        if holds(last):
             return up
         up -= 1
         while low < up:
@@ -257,13 +295,16 @@ class _Ordered:
             walked = self.probe(middle)
             if walked is None:
                 return None
-            if walked.oldest <= high:
+            if holds(walked):
                 low = middle
             else:
                 up = middle - 1
         return low
 
     def _in_order(self) -> bool:
+        last = self.seen.get(self.count - 1)
+        if last is None or last.last_id != self.next_id - 1:
+            return False
         previous: Span | None = None
         for slot in sorted(self.seen):
             walked = self.seen[slot]
