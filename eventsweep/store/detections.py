@@ -106,10 +106,15 @@ def by_rule(reader: Reader, where: Filter, top: int = 20) -> list[RuleCount]:
     with reader.connection() as connection:
         if not _has_table(connection):
             return []
-        selected, params = _selected(connection, where)
+        if _detections_alone(where):  # filters the detections hold themselves: no join
+            conditions, params = _clauses(connection, where)
+            body = " AND ".join(conditions) or "1"
+            sql = f"SELECT rule_id, title, level, count(*) FROM detections d WHERE {body}"
+        else:
+            selected, params = _selected(connection, where)
+            sql = f"SELECT d.rule_id, d.title, d.level, count(*) FROM ({selected}) e {_JOIN}"
         rows = connection.execute(
-            f"SELECT d.rule_id, d.title, d.level, count(*) FROM ({selected}) e {_JOIN}"
-            " GROUP BY d.rule_id, d.title, d.level ORDER BY 4 DESC, 2 LIMIT ?",
+            sql + " GROUP BY d.rule_id, d.title, d.level ORDER BY 4 DESC, 2 LIMIT ?",
             [*params, top],
         ).fetchall()
     return [RuleCount(rule_id, title, level, int(count)) for rule_id, title, level, count in rows]
@@ -127,6 +132,14 @@ def listing(reader: Reader, where: Filter, size: int = 100) -> list[Listed]:
             [*params, size],
         ).fetchall()
     return [Listed(int(row[0]), row[1], row[2], _detection(row[3:])) for row in rows]
+
+
+def _detections_alone(where: Filter) -> bool:
+    """Whether the filter is one of time, target and log only, which a detection holds as its
+    event does (a detection is kept only beside its stored event, and pruned with it)."""
+    return not (where.levels or where.event_ids or where.sources or where.text) and (
+        where.sweep is None
+    )
 
 
 def _selected(connection: sqlite3.Connection, where: Filter) -> tuple[str, list[Any]]:

@@ -361,7 +361,9 @@ def _clauses(
         sql.append(f"source COLLATE NOCASE IN ({_marks(where.sources)})")
         params.extend(sorted(where.sources))
     if where.logs:
-        sql.append(f"log COLLATE NOCASE IN ({_marks(where.logs)})")
+        # "+": never an index term (SQLite 3.40 carried the IN across a join to detections,
+        # with the wrong collation, and found nothing)
+        sql.append(f"+log COLLATE NOCASE IN ({_marks(where.logs)})")
         params.extend(sorted(where.logs))
     if where.targets:
         sql.append("(" + " OR ".join("target GLOB ?" for _ in where.targets) + ")")

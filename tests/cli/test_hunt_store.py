@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from eventsweep.store import schema
+from eventsweep.store import detections, schema
 from eventsweep.store.detections import by_rule, listing, of_events
 from eventsweep.store.reader import Filter, Reader
 from eventsweep.store.writer import connect, prune
@@ -81,6 +81,17 @@ def test_a_hunt_keeps_its_events_and_detections(
     for record in kept:
         expected[record["rule"]["title"]] = expected.get(record["rule"]["title"], 0) + 1
     assert counts == expected
+    # counted from the detections alone (time, target, log) as through their events
+    since = sorted(record["time"] for record in kept)[len(kept) // 2]
+    for where in [
+        Filter(),
+        Filter(since=since),
+        Filter(targets=("*DC01*",), logs=frozenset({"security"})),
+    ]:
+        alone = by_rule(reader, where)
+        with pytest.MonkeyPatch.context() as joined:
+            joined.setattr(detections, "_detections_alone", lambda where: False)
+            assert alone == by_rule(reader, where)
     # a second hunt of the same events adds events and detections once only
     _hunt(capsys, str(demo), "--rules", str(rules), *WEEK, "--store", store)
     assert len(listing(reader, Filter(), size=10_000)) == len(kept)
