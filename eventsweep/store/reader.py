@@ -41,7 +41,7 @@ import dataclasses
 import heapq
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -450,16 +450,23 @@ def _matching(
         for part, index in _split(where)
     ]
     rows = walks[0] if len(walks) == 1 else heapq.merge(*walks, key=_order, reverse=newest_first)
-    given = 0
+    for given, row in enumerate(_kept(rows, regex, sources), 1):
+        yield row
+        if limit is not None and given >= limit:
+            return
+
+
+def _kept(
+    rows: Iterable[tuple[Any, ...]], regex: re.Pattern[str] | None, sources: frozenset[str] | None
+) -> Iterator[tuple[Any, ...]]:
+    """The rows the filters SQL does not apply keep (a regular expression, sources SQL can't
+    fold)."""
     for row in rows:
         if regex is not None and not _searched(regex, row):
             continue
         if sources is not None and (row[4] or "").lower() not in sources:
             continue
         yield row
-        given += 1
-        if limit is not None and given >= limit:
-            return
 
 
 def _order(row: tuple[Any, ...]) -> tuple[str, int]:
@@ -527,12 +534,7 @@ def _streamed(
         params,
     )
     while rows := cursor.fetchmany(SCAN):
-        for row in rows:
-            if regex is not None and not _searched(regex, row):
-                continue
-            if sources is not None and (row[4] or "").lower() not in sources:
-                continue
-            yield row
+        yield from _kept(rows, regex, sources)
 
 
 def _searched(regex: re.Pattern[str], row: tuple[Any, ...]) -> bool:
