@@ -317,7 +317,7 @@ def test_silent_listener_times_out_in_time() -> None:
         outcome = one_outcome(target, timeout=1.0)
         elapsed = time.monotonic() - started
     assert outcome.status == "timeout" and "no answer" in str(outcome.error)
-    assert 0.9 < elapsed < 2.5
+    assert 0.9 < elapsed < 4.0  # the 1 s timeout, not the protocol's own (far longer)
 
 
 @dataclass
@@ -362,7 +362,7 @@ def test_stalled_server_ends_at_the_engine_deadline(tmp_path: Path) -> None:
         server.samba.stop()
     (outcome,) = outcomes
     assert outcome.status == "timeout" and 0 < len(events) < 3000
-    assert elapsed < 3.0
+    assert elapsed < 5.0  # the 1.5 s deadline, not a hang (loaded machines are slow to stop)
 
 
 def test_server_killed_mid_read_is_partial(tmp_path: Path) -> None:
