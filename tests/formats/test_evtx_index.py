@@ -78,7 +78,8 @@ def _copy(tmp_path: Path) -> Path:
     return copy
 
 
-def _swap(path: Path, a: int, b: int) -> None:
+def swap_chunks(path: Path, a: int, b: int) -> None:
+    """Swap two chunk slots of the file in place."""
     data = bytearray(path.read_bytes())
     first = data[HEADER_SIZE + a * CHUNK_SIZE : HEADER_SIZE + (a + 1) * CHUNK_SIZE]
     second = data[HEADER_SIZE + b * CHUNK_SIZE : HEADER_SIZE + (b + 1) * CHUNK_SIZE]
@@ -94,7 +95,7 @@ def test_chunks_out_of_order_are_seen_or_do_not_matter(
     """Swapped chunks: where the bisection or the window reads them, it falls back to the walk;
     elsewhere they change nothing it picks. Either way, the walk's pick."""
     copy = _copy(tmp_path)
-    _swap(copy, *slots)
+    swap_chunks(copy, *slots)
     for since, until in _windows(12, seed=sum(slots)):
         assert index.choose(str(copy), since, until)[0] == _walked(str(copy), since, until)
 

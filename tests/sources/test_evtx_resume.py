@@ -16,6 +16,7 @@ from eventsweep.formats.evtx import index
 from eventsweep.formats.evtx.layout import CHUNK_SIZE, FILE_HEADER, HEADER_SIZE
 from eventsweep.model import Bookmark, Query
 from eventsweep.sources import evtx_resume
+from tests.formats.test_evtx_index import swap_chunks
 from tests.testbed.corpus import CORPUS, SYNTHETIC, corpus_files
 
 Plan = tuple[list[index.ChunkSlot], int, evtx_resume.Start]
@@ -174,21 +175,12 @@ def test_every_corpus_file_resumes_as_the_scan_does(
     _same_as_the_scan(path, _marks(path, 8, seed=len(path.name)))
 
 
-def _swap(path: Path, a: int, b: int) -> None:
-    data = bytearray(path.read_bytes())
-    first = data[HEADER_SIZE + a * CHUNK_SIZE : HEADER_SIZE + (a + 1) * CHUNK_SIZE]
-    second = data[HEADER_SIZE + b * CHUNK_SIZE : HEADER_SIZE + (b + 1) * CHUNK_SIZE]
-    data[HEADER_SIZE + a * CHUNK_SIZE : HEADER_SIZE + (a + 1) * CHUNK_SIZE] = second
-    data[HEADER_SIZE + b * CHUNK_SIZE : HEADER_SIZE + (b + 1) * CHUNK_SIZE] = first
-    path.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("slots", [(388, 389), (300, 200), (195, 194), (0, 389), (10, 11)])
 def test_chunks_out_of_order_are_seen_or_do_not_matter(
     tmp_path: Path, slots: tuple[int, int]
 ) -> None:
     copy = _copy(tmp_path)
-    _swap(copy, *slots)
+    swap_chunks(copy, *slots)
     _same_as_the_scan(copy, _marks(copy, 12, seed=sum(slots)))
 
 
