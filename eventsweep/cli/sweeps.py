@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from eventsweep.cli import flags
 from eventsweep.errors import UsageError
 from eventsweep.query import parse_count
+
+if TYPE_CHECKING:
+    from eventsweep.store.reader import SweepRecord
 
 
 def add_parser(commands: Any) -> None:
@@ -57,7 +60,7 @@ def run_sweeps(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def as_dict(record: Any) -> dict[str, Any]:
+def as_dict(record: SweepRecord) -> dict[str, Any]:
     return {
         "sweep": record.seq,
         "id": record.id,
@@ -67,10 +70,7 @@ def as_dict(record: Any) -> dict[str, Any]:
         "query": record.query,
         "targets": record.targets,
         "group": record.grouping,
-        "outcomes": [
-            {**outcome.to_dict(), "stored": record.stored.get(outcome.target, 0)}
-            for outcome in record.outcomes
-        ],
+        "outcomes": record.outcome_dicts(),
     }
 
 

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from eventsweep.store import schema
+
 MINUTE, HOUR = 16, 13  # the prefix of a time that names its minute, its hour
 _FIRST = {MINUTE: ":00.000000Z", HOUR: ":00:00.000000Z"}  # a prefix + this: its first moment
 _LAST = {MINUTE: ":59.999999Z", HOUR: ":59:59.999999Z"}  # its last
-_TABLE = {MINUTE: "counts_minute", HOUR: "counts_hour"}
+_TABLE = {width: table for table, width in schema.COUNTS.items()}  # MINUTE, HOUR → table
 ABSENT: dict[str, Any] = {"log": "", "source": "", "level": "", "event_id": -1}  # kept for None
 
 

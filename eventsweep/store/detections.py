@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from eventsweep.detect.rules import Detection
 from eventsweep.store.reader import Filter, Reader, _clauses, _python_sources, _regex, _streamed
 
 CHUNK = 500  # event ids looked up at once
@@ -31,35 +32,6 @@ _JOIN = (
     "JOIN detections d ON d.target = e.target AND d.log = e.log AND d.ident = e.ident"
     " AND d.time = e.time"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDetection:
-    """A rule that matched a stored event, and the event fields it matched."""
-
-    rule_id: str
-    title: str
-    level: str
-    status: str
-    tags: tuple[str, ...]
-    path: str
-    fields: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        """The rule's id (as a hunt's detection names it)."""
-        return self.rule_id
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.rule_id,
-            "title": self.title,
-            "level": self.level,
-            "status": self.status,
-            "tags": list(self.tags),
-            "path": self.path,
-            "fields": list(self.fields),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +51,12 @@ class Listed:
     event_id: int
     time: str
     target: str
-    detection: StoredDetection
+    detection: Detection
 
 
-def of_events(reader: Reader, ids: Sequence[int]) -> dict[int, list[StoredDetection]]:
+def of_events(reader: Reader, ids: Sequence[int]) -> dict[int, list[Detection]]:
     """Each of these stored events' detections (events with none are left out)."""
-    found: dict[int, list[StoredDetection]] = {}
+    found: dict[int, list[Detection]] = {}
     with reader.connection() as connection:
         if not _has_table(connection):
             return found
@@ -170,9 +142,9 @@ def _has_table(connection: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def _detection(row: Sequence[Any]) -> StoredDetection:
+def _detection(row: Sequence[Any]) -> Detection:
     rule_id, title, level, status, tags, path, fields = row
-    return StoredDetection(
+    return Detection(
         rule_id,
         title,
         level,

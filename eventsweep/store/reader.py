@@ -145,6 +145,13 @@ class SweepRecord:
     def failed(self) -> int:
         return sum(outcome.status != "ok" for outcome in self.outcomes)
 
+    def outcome_dicts(self) -> list[dict[str, Any]]:
+        """Each outcome as ``--outcomes`` writes it, with the events it added to the store."""
+        return [
+            {**outcome.to_dict(), "stored": self.stored.get(outcome.target, 0)}
+            for outcome in self.outcomes
+        ]
+
 
 class Reader:
     """Queries over the store at ``path`` (see the module docstring)."""

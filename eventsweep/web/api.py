@@ -17,9 +17,10 @@ from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
+from eventsweep.detect.rules import Detection
 from eventsweep.errors import UsageError
 from eventsweep.store import detections as kept
-from eventsweep.store.detections import Listed, RuleCount, StoredDetection
+from eventsweep.store.detections import Listed, RuleCount
 from eventsweep.store.reader import Histogram, Page, Reader, Stored, SweepRecord
 from eventsweep.web.context import Context, SweepSpec
 from eventsweep.web.live import LiveSweep, watch
@@ -74,7 +75,7 @@ class Results:
     page: Page
     groups: list[tuple[str, int, Page]]  # grouped by target: (target, its count, first page)
     # the shown events' detections, by store id (events no rule matched are absent)
-    detections: dict[int, list[StoredDetection]] = field(default_factory=dict)
+    detections: dict[int, list[Detection]] = field(default_factory=dict)
 
     def shown(self) -> list[Stored]:
         """Every event the results show (the page's, or each group's)."""
@@ -157,7 +158,7 @@ def _filter(search: Search) -> Any:
         raise bad_request(exc) from None
 
 
-def event_json(stored: Stored, detections: list[StoredDetection] | None = None) -> dict[str, Any]:
+def event_json(stored: Stored, detections: list[Detection] | None = None) -> dict[str, Any]:
     """A stored event as the API gives it; with ``detections``, the rules that matched it."""
     found = {"id": stored.id, "sweep": stored.sweep, **stored.event.to_dict()}
     if detections is not None:
@@ -203,10 +204,7 @@ def sweep_json(record: SweepRecord) -> dict[str, Any]:
         "targets": record.targets,
         "events": record.events,
         "failed": record.failed,
-        "outcomes": [
-            {**outcome.to_dict(), "stored": record.stored.get(outcome.target, 0)}
-            for outcome in record.outcomes
-        ],
+        "outcomes": record.outcome_dicts(),
     }
 
 
@@ -251,8 +249,8 @@ async def event(ctx: Ctx, event_id: int) -> dict[str, Any]:
 
 async def event_and_detections(
     ctx: Context, event_id: int
-) -> tuple[Stored | None, list[StoredDetection]]:
-    def work(reader: Reader) -> tuple[Stored | None, list[StoredDetection]]:
+) -> tuple[Stored | None, list[Detection]]:
+    def work(reader: Reader) -> tuple[Stored | None, list[Detection]]:
         found = reader.event(event_id)
         if found is None:
             return None, []

@@ -67,7 +67,7 @@ def test_a_hunt_keeps_its_events_and_detections(
     assert len(listed) == len(kept)
     events = {item.event_id: reader.event(item.event_id) for item in listed}
     pairs = sorted(
-        (stored.event.target, stored.event.time, stored.event.record_id, item.detection.rule_id)
+        (stored.event.target, stored.event.time, stored.event.record_id, item.detection.id)
         for item in listed
         if (stored := events[item.event_id]) is not None
     )
