@@ -9,12 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
+from typing import TYPE_CHECKING
 
+from eventsweep.errors import UsageError
 from eventsweep.model import Query
 from eventsweep.query import build_query, parse_count, parse_seconds
 from eventsweep.sinks import FORMATS
 from eventsweep.sources import Settings
 from eventsweep.sweep import GROUPS
+
+if TYPE_CHECKING:
+    from eventsweep.store.reader import Filter, Reader
 
 
 def add_targets(parser: argparse.ArgumentParser) -> None:
@@ -192,3 +197,19 @@ def store_of(arguments: argparse.Namespace) -> str | None:
     if path is not None:
         schema.check(path)
     return path
+
+
+def stored_filter(arguments: argparse.Namespace, reader: Reader, query: Query) -> Filter:
+    """The stored events ``--target`` and ``--sweep`` (and the query) select; a sweep the
+    store does not hold is a usage error."""
+    from eventsweep.store.reader import Filter
+
+    ref = None if arguments.sweep is None else _sweep_ref(arguments.sweep)
+    if ref is not None and reader.sweep(ref) is None:
+        raise UsageError(f"--sweep {arguments.sweep}: no such sweep in {reader.path}")
+    return Filter.of(query, arguments.target, ref)
+
+
+def _sweep_ref(text: str) -> int | str:
+    """A sweep's number, or its id."""
+    return int(text) if text.strip().isdigit() else text.strip()

@@ -35,13 +35,12 @@ def hunt_stored(
     from eventsweep.cli.hunt import detection_writer
     from eventsweep.cli.sweep import printed
     from eventsweep.detect.hunt import Hunt
-    from eventsweep.store.reader import Filter
     from eventsweep.store.writer import StoreWriter
 
     reader = _reader(arguments)
-    rules = load(arguments)
     query = flags.query_of(arguments)
-    where = Filter.of(query, arguments.target, _ref(arguments.sweep))
+    where = flags.stored_filter(arguments, reader, query)
+    rules = load(arguments)
     planned = Planned(Request((), query), ())
     with printed(arguments, planned, binary_ok=not arguments.summary) as place:
         counts: Counter[SummaryRow] = Counter()
@@ -73,14 +72,4 @@ def _reader(arguments: argparse.Namespace) -> Reader:
         raise UsageError("--stored: needs the store, not --no-store")
     path = flags.store_of(arguments)
     assert path is not None
-    reader = Reader(path)
-    if arguments.sweep is not None and reader.sweep(_ref(arguments.sweep) or "") is None:
-        raise UsageError(f"--sweep {arguments.sweep}: no such sweep in {path}")
-    return reader
-
-
-def _ref(text: str | None) -> int | str | None:
-    """A sweep's number, or its id (None: any sweep)."""
-    if text is None:
-        return None
-    return int(text) if text.strip().isdigit() else text.strip()
+    return Reader(path)

@@ -36,22 +36,15 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run_query, since=None, group="time")
 
 
-def _ref(text: str) -> int | str:
-    """A sweep's number, or its id."""
-    return int(text) if text.strip().isdigit() else text.strip()
-
-
 def run_query(arguments: argparse.Namespace) -> int:
     from eventsweep.cli.sweep import opened
-    from eventsweep.store.reader import Filter, Reader
+    from eventsweep.store.reader import Reader
 
     path = flags.store_of(arguments)
     assert path is not None
     query = flags.query_of(arguments)
     reader = Reader(path)
-    if arguments.sweep is not None and reader.sweep(_ref(arguments.sweep)) is None:
-        raise UsageError(f"--sweep {arguments.sweep}: no such sweep in {path}")
-    where = Filter.of(query, arguments.target, arguments.sweep)
+    where = flags.stored_filter(arguments, reader, query)
     name = arguments.format or (
         "table" if sys.stdout.isatty() and not arguments.output else "jsonl"
     )
