@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Query as Param
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field
-from sse_starlette.sse import EventSourceResponse
 
 from eventsweep.detect.rules import Detection
 from eventsweep.errors import UsageError
@@ -25,6 +24,7 @@ from eventsweep.store.reader import Histogram, Page, Reader, Stored, SweepRecord
 from eventsweep.web.context import Context, SweepSpec
 from eventsweep.web.live import LiveSweep, watch
 from eventsweep.web.search import PAGE_SIZES, Search
+from eventsweep.web.streams import StreamResponse
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -365,13 +365,13 @@ async def live(ctx: Ctx, sweep_id: str) -> dict[str, Any]:
     return live_of(ctx, sweep_id).to_dict()
 
 
-@router.get("/live/{sweep_id}/stream")
-async def stream(ctx: Ctx, sweep_id: str, seen: int = 0) -> EventSourceResponse:
+@router.get("/live/{sweep_id}/stream", response_class=StreamResponse)
+async def stream(ctx: Ctx, sweep_id: str, seen: Annotated[int, Param(ge=0)] = 0) -> StreamResponse:
     """Server-sent events, at most 4 times a second: ``state`` (as /api/live/{id}) if it
     changed, ``events`` (the newest 20 arrivals after event number ``seen``, which a page
     rendered with, then after those sent), ``end``."""
     found = live_of(ctx, sweep_id)
-    return EventSourceResponse(watch(found, seen), ping=15)
+    return StreamResponse(watch(found, seen))
 
 
 @router.post("/live/{sweep_id}/cancel")

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from eventsweep.web import api, export, pages
 from eventsweep.web.context import Context, WebConfig
 from eventsweep.web.security import Guard, Keys, require_csrf
+from eventsweep.web.streams import LiveStreams
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,5 +49,6 @@ def create_app(config: WebConfig, keys: Keys | None = None) -> FastAPI:
     app.include_router(export.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(LiveStreams, sweeps=context.sweeps)  # inside the Guard
     app.add_middleware(Guard, keys=keys, hosts=config.host_names(), login_page=pages.login_page)
     return app

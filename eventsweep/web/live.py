@@ -19,7 +19,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ TICK = 0.25  # seconds between two publications (messages to one watcher), at le
 RECENT = 100  # newest events a live sweep keeps for its watchers
 SENT = 20  # newest events a message carries at most (the page shows the last RECENT)
 KEPT = 20  # finished sweeps kept in memory for late watchers
+PING = 15.0  # seconds without a publication before a watcher is sent a comment (keeps proxies open)
+PING_FRAME = b": ping\n\n"
 
 
 @dataclass
@@ -78,6 +80,7 @@ class LiveSweep:
     published: Publication | None = None  # the newest publication to the watchers
     _next: asyncio.Event = field(default_factory=asyncio.Event)  # set on the next one
     _ticker: asyncio.Task[None] | None = None
+    watching: int = 0  # watchers streaming now
 
     # the listener: called on the event loop by the sweep
     def __call__(self, progress: Progress) -> None:
@@ -155,10 +158,11 @@ class LiveSweep:
         woken.set()
         return publication
 
-    async def publications(self) -> AsyncIterator[Publication]:
+    async def publications(self, ping: float = PING) -> AsyncIterator[Publication | None]:
         """The publications from now on: the newest at once (made now if no clock runs and
         the state changed since; the clock is started for a running sweep), then each next one;
-        the final one last. A watcher still sending when several came gets the newest only."""
+        the final one last. A watcher still sending when several came gets the newest only.
+        ``None`` after ``ping`` seconds without one."""
         if self._ticker is None or self._ticker.done():  # no clock running: publish now
             if self.published is None or self.published.version != self.version:
                 self.publish()
@@ -174,7 +178,11 @@ class LiveSweep:
                 if publication.final:
                     return
             else:
-                await self._next.wait()
+                try:
+                    async with asyncio.timeout(ping):
+                        await self._next.wait()
+                except TimeoutError:
+                    yield None
 
     async def _tick(self) -> None:
         """The watchers' clock: a publication per new version, one per :data:`TICK` at most,
@@ -337,11 +345,18 @@ class Sweeps:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), grace)
 
 
-async def watch(live: LiveSweep, shown: int = 0) -> AsyncIterator[bytes]:
+async def watch(live: LiveSweep, shown: int = 0, ping: float = PING) -> AsyncGenerator[bytes, None]:
     """The server-sent events of one watcher, a chunk per publication: ``state`` (the
     snapshot), ``events`` (the arrivals after number ``shown``, oldest first) and, once the
-    sweep ended, ``end``. (A watcher that leaves is noticed by the response, which cancels
-    this.)"""
-    async for publication in live.publications():
-        yield publication.frame(shown)
-        shown = max(shown, publication.newest)
+    sweep ended, ``end``; a comment after ``ping`` seconds of nothing. (A watcher that leaves
+    is noticed by :func:`eventsweep.web.streams.respond`, which cancels this.)"""
+    live.watching += 1
+    try:
+        async for publication in live.publications(ping):
+            if publication is None:
+                yield PING_FRAME
+                continue
+            yield publication.frame(shown)
+            shown = max(shown, publication.newest)
+    finally:
+        live.watching -= 1

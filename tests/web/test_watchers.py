@@ -5,7 +5,8 @@ all end with its final state, its outcomes the same as unwatched."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ import pytest
 
 from eventsweep.model import now_iso
 from eventsweep.web.live import SENT, LiveSweep, TargetState, watch
+from eventsweep.web.streams import LiveStreams, respond
 from tests.web.conftest import SINCE, Served
 from tests.web.test_api import post_sweep, session, wait_ended
 
@@ -155,3 +157,114 @@ def test_fifty_watchers_of_one_sweep_all_get_its_end(fresh: Served, demo_dir: Pa
         data for s in streams for name, data in s if name == "state" and data["running"]
     ]
     assert seen_running  # they watched it running, not only its end
+
+
+# ---- the stream itself: pings, a watcher leaving, the errors ----------------------------------
+
+
+def idle_sweep(served: Served, sweep_id: str) -> LiveSweep:
+    """A running sweep that never changes, known to the server."""
+    live = LiveSweep(sweep_id, [TargetState("a")], {})
+    served.context.sweeps.sweeps[sweep_id] = live
+    return live
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_an_idle_stream_is_pinged_and_a_watcher_leaving_is_noticed(
+    fresh: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LiveStreams, "ping", 0.2)
+    live = idle_sweep(fresh, "idle1")
+    with fresh.client() as client, client.stream("GET", "/api/live/idle1/stream") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-store"
+        assert "default-src" in response.headers["content-security-policy"]  # the Guard's
+        lines = response.iter_lines()
+        assert next(lines) == "event: state"
+        assert orjson.loads(next(lines).removeprefix("data: "))["running"] is True
+        assert next(lines) == ""
+        assert next(lines) == ": ping"  # nothing happened for 0.2 s
+        assert live.watching == 1
+    assert wait_until(lambda: live.watching == 0)  # the client left: its stream ended
+
+
+def test_stream_errors_are_answered_by_the_route(fresh: Served) -> None:
+    idle_sweep(fresh, "idle2")
+    with fresh.client() as client:
+        assert client.get("/api/live/nope/stream").status_code == 404
+        for seen in ("-1", "x", "1.5"):
+            response = client.get("/api/live/idle2/stream", params={"seen": seen})
+            assert response.status_code == 422, seen
+
+
+async def through_the_route() -> list[bytes]:
+    """The FastAPI route's own response (what the middleware saves it from): the same bytes."""
+    from eventsweep.web import api
+
+    live = LiveSweep("s", [TargetState("a")], {})
+    arrive(live, 1, 2)
+    live.ended = now_iso()
+    live.bump()
+    sent: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message["body"])
+
+    context = type("Ctx", (), {"sweeps": type("S", (), {"get": lambda self, _: live})()})()
+    response = await api.stream(context, "s", 1)
+    await response({"type": "http"}, receive, send)
+    expected = [frame async for frame in watch(live, 1)]
+    return [b"".join(sent), b"".join(expected)]
+
+
+def test_the_route_serves_the_same_stream() -> None:
+    got, expected = run_apart(through_the_route)
+    assert got == expected
+    assert messages(got) == ["event 2"]
+
+
+async def leave_after_first(chunks: list[bytes]) -> bool:
+    """respond() with a client that leaves after the first chunk: is the generator closed?"""
+    closed = False
+    left = asyncio.Event()
+
+    async def forever() -> AsyncGenerator[bytes, None]:
+        nonlocal closed
+        try:
+            while True:
+                yield b"chunk"
+                await asyncio.sleep(0.01)
+        finally:
+            closed = True
+
+    async def receive() -> dict[str, Any]:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message["body"])
+            left.set()
+
+    await asyncio.wait_for(respond(forever(), receive, send), 5)
+    return closed
+
+
+def test_respond_stops_and_closes_the_stream_when_the_client_leaves() -> None:
+    chunks: list[bytes] = []
+    assert run_apart(lambda: leave_after_first(chunks)) is True
+    assert 1 <= len(chunks) <= 2 and all(chunk == b"chunk" for chunk in chunks)
