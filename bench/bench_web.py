@@ -23,6 +23,9 @@
    runs the server from another checkout (an earlier revision); ``BENCH_WEB_PROFILE=FILE``
    runs its event loop's thread under cProfile (statistics written when it stops; the
    profiler itself slows the server).
+4. **Opening a stream** (``--parts open``): the CPU time the server's event loop spends per
+   stream opened, the ASGI app called in-process (no sockets) for 1,000 streams of an ended
+   sweep, each answered with its final state; from ``--server-tree`` too.
 """
 
 from __future__ import annotations
@@ -370,6 +373,52 @@ def report_watchers(rows: list[tuple[Round, Round]]) -> None:
         )
 
 
+OPEN_COST = """
+import asyncio, sys, tempfile, time
+from eventsweep.web.app import create_app
+from eventsweep.web.context import WebConfig
+from eventsweep.web.live import LiveSweep, TargetState
+
+async def main(count: int) -> None:
+    app = create_app(WebConfig(store=tempfile.mktemp(suffix=".db")))
+    live = LiveSweep(id="abc", targets=[TargetState("x")], query={})
+    live.ended = "2026-12-01T00:00:00Z"
+    app.state.context.sweeps.sweeps["abc"] = live
+    path = "/api/live/abc/stream"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8080)}
+    bodies = []
+    async def receive():
+        await asyncio.sleep(3600)
+    async def send(message):
+        bodies.append(message.get("body", b""))
+    await app(dict(scope, state={}), receive, send)  # warm
+    assert b"event: end" in b"".join(bodies), bodies
+    started = time.process_time()
+    for _ in range(count):
+        await app(dict(scope, state={}), receive, send)
+    print((time.process_time() - started) / count * 1000)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def open_cost(tree: Path, count: int = 1000) -> float:
+    """CPU milliseconds per stream opened (see the module's docstring, part 4)."""
+    environment = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_COST, str(count)],
+        cwd=tree,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.split()[-1])
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--watch-client"]:
         watch_client(int(sys.argv[2]), int(sys.argv[3]))
@@ -400,6 +449,13 @@ def main() -> int:
                 "first events on screen after Start, s:",
                 " ".join(f"{t:.3f}" for t in times),
                 f"(median {statistics.median(times):.3f})",
+            )
+        if "open" in parts:
+            costs = [open_cost(Path(arguments.server_tree)) for _ in range(arguments.rounds)]
+            print(
+                "CPU per stream opened, ms:",
+                " ".join(f"{c:.3f}" for c in costs),
+                f"(median {statistics.median(costs):.3f})",
             )
         if "watchers" in parts:
             report_watchers(watchers(demo, arguments.rounds, Path(arguments.server_tree)))
