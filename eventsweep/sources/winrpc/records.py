@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from eventsweep.model import Event, Query, iso_from_epoch_us, parse_iso
+from eventsweep.sources.winrpc.templates import names_of
 
 HEADER = struct.Struct("<6I4H6I")
 SIGNATURE = 0x654C664C  # 'LfLe'
@@ -166,6 +167,9 @@ class Decoder:
             "binary": record[data_at : data_at + data_size].hex() if data_size else "",
             "time_written": iso_seconds(written),
         }
+        named = names_of(names[0], raw_id & 0xFFFF, len(strings))
+        if named is not None:  # the template's names (templates.py), beside the list
+            data.update(zip(named, strings, strict=True))
         return Event(
             time=iso_seconds(generated),
             target=self.target,
