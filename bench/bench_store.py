@@ -18,6 +18,16 @@ eventsweep) interleaved round by round, each with a store of its own primed with
 sweep of the file (its default window, untimed):
 
     python3 bench/bench_store.py --new-only --file COPY --rounds 5 --tree /tmp/old --tree .
+
+``--floor`` measures what storing costs at the least, per event, on the first ``--events``
+events of the file (their JSON lines, read once): the store's writer itself (its thread's CPU,
+fed the batches a sweep hands it), then bare SQLite in this process (the same pragmas, batches
+of 5,000 in one transaction each) on a table of the same columns with nothing else, with the
+identity index, with the five indexes, with the full-text index, and with both; beside it,
+the budget that "storing costs at most 25 % of the sweep" leaves per event (a quarter of the
+``--no-store`` sweep's wall time, measured once, over the file's events):
+
+    python3 bench/bench_store.py --floor --file /tmp/big/DC01/Security.evtx --events 100000
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import truediv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -251,6 +262,107 @@ def _median_of(a: list[float], b: list[float], how: Callable[[float, float], flo
     return statistics.median(how(x, y) for x, y in zip(a, b, strict=True))
 
 
+FLOOR_TABLE = (
+    "CREATE TABLE e (id INTEGER PRIMARY KEY, time TEXT, target TEXT, log TEXT, ident TEXT,"
+    " event_id INT, level TEXT, source TEXT, doc TEXT);"
+)
+FLOOR_IDENTITY = "CREATE UNIQUE INDEX e_identity ON e (target, log, ident, time);"
+FLOOR_INDEXES = FLOOR_IDENTITY + (
+    "CREATE INDEX e_time ON e (time); CREATE INDEX e_level ON e (level, time);"
+    " CREATE INDEX e_event_id ON e (event_id, time);"
+    " CREATE INDEX e_source ON e (source COLLATE NOCASE, time);"
+)
+FLOOR_TEXT = "CREATE VIRTUAL TABLE t USING fts5 (message, content = '', detail = 'none');"
+
+
+def first_lines(file: str, count: int) -> list[bytes]:
+    """The first ``count`` JSON lines of a sweep of the file (newest first)."""
+    argv = [sys.executable, "-m", "eventsweep.cli", "sweep", file, "--all", "--no-store"]
+    process = subprocess.Popen([*argv, "--format", "jsonl"], stdout=subprocess.PIPE, cwd=ROOT)
+    assert process.stdout is not None
+    lines = [line for _, line in zip(range(count), process.stdout, strict=False)]
+    process.kill()
+    process.wait()
+    return lines
+
+
+def writer_cost(lines: list[bytes], work: Path) -> float:
+    """CPU µs per event of this process while the store's writer takes sweep-sized batches
+    and commits them (its thread does the work; handing a batch over is a queue put)."""
+    import uuid
+
+    import orjson
+
+    from eventsweep.batch import Batch
+    from eventsweep.model import Query
+    from eventsweep.sinks import SweepInfo
+    from eventsweep.store.writer import StoreWriter
+
+    times = [orjson.loads(line)["time"] for line in lines]
+    batches = [
+        Batch.encoded(times[at : at + 2000], b"".join(lines[at : at + 2000]))
+        for at in range(0, len(lines), 2000)
+    ]
+    writer = StoreWriter(str(fresh(work / "floor-writer.db")))
+    writer.open(SweepInfo(uuid.uuid4().hex, ("/tmp/big/DC01/Security.evtx",), Query()))
+    started = time.process_time()
+    for batch in batches:
+        writer.write(batch)
+    writer.close()
+    return (time.process_time() - started) / len(lines) * 1e6
+
+
+def sqlite_cost(rows: list[tuple[Any, ...]], ddl: str, text: bool, path: Path) -> float:
+    """CPU µs per event of bare SQLite inserts (and the full-text insert) of ``rows``."""
+    import sqlite3
+
+    connection = sqlite3.connect(fresh(path), isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.executescript(ddl)
+    insert = "INSERT INTO e (time, target, log, ident, event_id, level, source, doc)"
+    started = time.process_time()
+    for at in range(0, len(rows), 5000):
+        connection.execute("BEGIN")
+        connection.executemany(f"{insert} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows[at : at + 5000])
+        if text:
+            connection.execute(
+                "INSERT INTO t (rowid, message) SELECT id, json_extract(doc, '$.message')"
+                " FROM e WHERE id > ?",
+                (at,),
+            )
+        connection.execute("COMMIT")
+    spent = time.process_time() - started
+    connection.close()
+    return spent / len(rows) * 1e6
+
+
+def floor(file: str, count: int, work: Path) -> None:
+    import orjson
+
+    argv = ["sweep", file, "--all", "--no-store", "--format", "jsonl", "--timeout", "3600"]
+    wall, said = timed(argv)
+    total = int(said.split("events=")[1].split()[0])
+    print(f"sweep --no-store {wall:.2f}s over {total} records: 25 % of it is"
+          f" {wall / 4 / total * 1e6:.2f} us of wall per record")  # fmt: skip
+    lines = first_lines(file, count)
+    print(f"the store's writer: {writer_cost(lines, work):.2f} us CPU per event ({len(lines)})")
+    decoded = [orjson.loads(line) for line in lines]
+    rows = [
+        (d["time"], d["target"], d["log"], str(d["record_id"]), d["event_id"], d["level"],
+         d["source"], line.decode().rstrip("\n"))
+        for d, line in zip(decoded, lines, strict=True)
+    ]  # fmt: skip
+    for name, ddl, text in (
+        ("a table, nothing else", FLOOR_TABLE, False),
+        ("+ the identity index", FLOOR_TABLE + FLOOR_IDENTITY, False),
+        ("+ the five indexes", FLOOR_TABLE + FLOOR_INDEXES, False),
+        ("+ the full-text index (no other index)", FLOOR_TABLE + FLOOR_TEXT, True),
+        ("+ both", FLOOR_TABLE + FLOOR_INDEXES + FLOOR_TEXT, True),
+    ):  # fmt: skip
+        print(f"bare SQLite, {name}: {sqlite_cost(rows, ddl, text, work / 'floor.db'):.2f} us CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default="/tmp/big/DC01/Security.evtx")
@@ -260,6 +372,8 @@ def main() -> None:
         "--skip-sweeps", action="store_true", help="reuse the store --work holds (parts 2-4)"
     )
     parser.add_argument("--new-only", action="store_true", help="part 3 alone, for each --tree")
+    parser.add_argument("--floor", action="store_true", help="the least storing costs, per event")
+    parser.add_argument("--events", type=int, default=100_000, help="events for --floor")
     parser.add_argument(
         "--tree", action="append", type=Path, help="an eventsweep work tree (default: this one)"
     )
@@ -268,6 +382,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()},"
           f" {datetime.now(UTC):%Y-%m-%d %H:%M}Z, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if arguments.floor:
+        floor(arguments.file, arguments.events, work)
+        if not arguments.work:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if arguments.new_only:
         trees = [tree.resolve() for tree in arguments.tree or [ROOT]]
         new_rounds(arguments.file, trees, arguments.rounds, work)
