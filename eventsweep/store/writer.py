@@ -136,7 +136,9 @@ class StoreWriter:
         if batch:
             # grouped by target, a batch is one target's: its count is the insert's rowcount
             target = batch.events()[0].target if self._by_target else None
-            self._put((target, batch))
+            # the rows are made here, in the output's thread, while the writer's thread is in
+            # SQLite (which runs without the interpreter lock): the two overlap
+            self._put((target, _rows(self.sweep_seq, batch)))
 
     def outcome(self, outcome: Outcome) -> None:
         self._put(outcome)
@@ -211,8 +213,7 @@ class StoreWriter:
                     continue
                 if not held.rows:
                     held.since = time.monotonic()
-                target, batch = item
-                rows = _rows(self.sweep_seq, batch)
+                target, rows = item
                 held.rows.extend(rows)
                 held.spans.append((target, len(rows)))
                 if len(held.rows) >= ROWS:
