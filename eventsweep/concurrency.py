@@ -11,10 +11,11 @@ import atexit
 import contextlib
 import os
 import signal
+import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -55,21 +56,46 @@ def process_pool() -> Executor:
     """A process per core, started by a fork server (safe while threads run). multiprocessing
     is imported here, by the first sweep that parses in processes (a lone small read does not)."""
     if "process" not in _pools:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
+        context = forkserver()
+        alive, kept = context.Pipe(duplex=False)
+        _alive[:] = [kept]  # the writing end stays here, never written to
         _pools["process"] = ProcessPoolExecutor(
-            max_workers=cores(), mp_context=context, initializer=_worker_started
+            max_workers=cores(),
+            mp_context=context,
+            initializer=_worker_started,
+            initargs=(alive,),
         )
     return _pools["process"]
 
 
-def _worker_started() -> None:
+_alive: list[Any] = []  # the pipe whose end tells a worker that its parent is gone
+
+
+def forkserver() -> Any:
+    """The multiprocessing context of the parsing workers: a fork server, which preloads what
+    they run."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["eventsweep.sources.evtx_worker"])
+    return context
+
+
+def _worker_started(alive: Any) -> None:
     """A worker leaves Ctrl-C to the parent (the terminal sends it to the whole process group):
-    the parent stops the sweep and ends its workers."""
+    the parent stops the sweep and ends its workers. A parent that dies without doing so (a
+    SIGKILL) closes the pipe ``alive`` reads: the worker ends too, whatever it was doing (its
+    result has nobody to go to)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with_parent, args=(alive,), daemon=True).start()
+
+
+def _end_with_parent(alive: Any) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        alive.recv()  # nothing is ever sent: this returns when the parent is gone
+    os._exit(1)
 
 
 def shutdown() -> None:

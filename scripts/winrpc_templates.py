@@ -6,7 +6,8 @@ events, read off real .evtx files.
 MS-EVEN hands a record's insertion strings without their names; an .evtx file of the same
 event holds them as its EventData, in the same order (the order of the provider's template).
 For every (provider, event id, number of strings) met in the real files of the corpus (the
-synthetic file is left out) with one order only, the names in that order. A combination met
+synthetic file is left out) with one order only, the names in that order (``Binary``, the
+record's data section, is not a string). A combination met
 with two different orders is left out: the table never guesses.
 """
 
@@ -51,8 +52,9 @@ def _shape(text: str) -> tuple[Key, tuple[str, ...]] | None:
         return None
     if not isinstance(data, dict) or not data or not isinstance(provider, str):
         return None
-    names = tuple(data)
-    if any(not name.isidentifier() or name in ("Data", "Binary", "#attributes") for name in names):
+    # Binary is the record's data section (MS-EVEN sends it apart), not an insertion string
+    names = tuple(name for name in data if name != "Binary")
+    if not names or any(not name.isidentifier() or name == "Data" for name in names):
         return None
     return (provider, event_id & 0xFFFF, len(names)), names
 

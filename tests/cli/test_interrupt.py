@@ -175,3 +175,41 @@ def test_timeout_bounds_the_whole_command(tmp_path: Path, hung: socket.socket) -
     assert process.returncode == 1
     lines = err.decode().splitlines()
     assert sorted(line.split()[0] for line in lines) == ["timeout", "timeout"]
+
+
+def _marked(mark: str) -> list[int]:
+    """The processes whose environment holds ``mark`` (a sweep's, and all it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return found
+
+
+def test_sigkill_leaves_no_worker_behind(tmp_path: Path, corpus: Path) -> None:
+    """A sweep killed outright (no chance to stop its workers) leaves no process running:
+    the fork server and every parsing worker end with it."""
+    mark = f"EVENTSWEEP_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
+    argv = [*COMMAND, "sweep", *_case(tmp_path, corpus), "--all", "--no-store", "-o", os.devnull]
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, mark.split("=")[0]: mark.split("=")[1]},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(_marked(mark)) < 3 and process.poll() is None:  # the parent, a server, a worker
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+    assert process.poll() is None, "the sweep ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while _marked(mark):
+        assert time.monotonic() < deadline, f"left running: {_marked(mark)}"
+        time.sleep(0.1)

@@ -34,6 +34,7 @@ def test_every_template_names_each_string_once() -> None:
     assert names_of(SECURITY, 4625, 21)[5:7] == ("TargetUserName", "TargetDomainName")  # type: ignore[index]
     assert names_of(SECURITY, 4625, 3) is None  # another count: not guessed
     assert names_of(SECURITY, 4624, 0) is None
+    assert names_of("Service Control Manager", 7036, 2) == ("param1", "param2")  # Binary apart
 
 
 def test_the_documented_templates_agree_with_the_corpus_where_both_know_an_event() -> None:
