@@ -114,13 +114,13 @@ VERSIONS: Mapping[tuple[str, int], int] = {
     ("Service Control Manager", 7040): 4,
     ("Service Control Manager", 7045): 5,
 }
-UNNAMED = {("Service Control Manager", 7036): ("param1", "param2")}
-TEMPLATE_SOURCE = "eventsweep/sources/winrpc/templates.py (7036: param1, param2, unnamed there)"
+TEMPLATE_SOURCE = "eventsweep/sources/winrpc/templates.py"
 
 
 def strings(source: str, event_id: int, values: Mapping[str, str]) -> tuple[str, ...]:
     """The insertion strings of an event: its template's fields in order ("-" when unset)."""
-    names = names_of(source, event_id, VERSIONS[(source, event_id)]) or UNNAMED[(source, event_id)]
+    names = names_of(source, event_id, VERSIONS[(source, event_id)])
+    assert names is not None, (source, event_id)
     unknown = set(values) - set(names)
     assert not unknown, (event_id, unknown)
     return tuple(values.get(name, "-") for name in names)
