@@ -276,8 +276,14 @@ def guarded(demo_store: Path) -> Any:
 
 
 def test_without_the_token_every_request_is_401_and_no_data(guarded: Served) -> None:
+    from eventsweep.web.live import LiveSweep, TargetState
+
+    # a live sweep the server knows: its stream is answered past FastAPI, inside the Guard
+    guarded.context.sweeps.sweeps["known1"] = LiveSweep("known1", [TargetState("DC01")], {})
     with guarded.client() as client:
         for path in (
+            "/api/live/known1/stream",
+            "/api/live/known1",
             "/",
             "/api/events",
             "/api/events/1",
