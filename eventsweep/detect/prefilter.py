@@ -1,25 +1,26 @@
-"""A prefilter for the busy log sources (Sysmon 1, Security 4688: a thousand rules each).
+"""A prefilter for the log sources with several rules (Sysmon 1, Security 4688: a thousand).
 
 Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
 needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
 the message. :func:`anchor` finds such a necessary set of (field, needle) for a plan: under
 ``and`` the best of its parts', under ``or`` all of its branches' together, for a wildcard
 pattern its longest literal run; negations, regexes, numbers and short needles give none. The
-:class:`Prefilter` indexes every needle by its rarest 4-character piece, per field; for an
-event it takes the pieces of each indexed field's text, checks the needles filed under them,
-and gives the rules whose anchor holds (plus the rules without one). Exact: a rule it leaves
-out can't match the event.
+:class:`Prefilter` puts every needle of a field in one Aho-Corasick automaton (pyahocorasick);
+for an event it runs each indexed field's text through its automaton once, and gives the
+rules whose anchor holds (plus the rules without one). Exact: a rule it leaves out can't match
+the event.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+
+import ahocorasick
 
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
-GRAM = 4
+GRAM = 4  # the shortest needle worth anchoring on (shorter ones are in most texts)
 KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)
 _TEXT = frozenset(("eq", "prefix", "suffix", "contains"))
 
@@ -79,34 +80,31 @@ def _score(atoms: list[Atom]) -> tuple[int, int]:
 
 
 class Prefilter:
-    """Which of a bucket's plans could hold for an event (indexes into ``plans``)."""
+    """Which of a bucket's plans could hold for an event (indexes into ``plans``): per field,
+    one Aho-Corasick automaton (pyahocorasick) of every needle anchored on it, which finds in
+    one pass over the field's text every needle it holds."""
 
     def __init__(self, plans: Sequence[Node]) -> None:
         anchors = [anchor(plan) for plan in plans]
         self.always = [number for number, atoms in enumerate(anchors) if atoms is None]
-        counts: Counter[tuple[str, str]] = Counter(
-            (field, needle[i : i + GRAM])
-            for atoms in anchors
-            for field, needle in atoms or ()
-            for i in range(len(needle) - GRAM + 1)
-        )
-        self.tables: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        needles: dict[str, dict[str, list[int]]] = {}
         for number, atoms in enumerate(anchors):
             for field, needle in atoms or ():
-                pieces = {needle[i : i + GRAM] for i in range(len(needle) - GRAM + 1)}
-                rarest = min(sorted(pieces), key=lambda piece: counts[(field, piece)])
-                table = self.tables.setdefault(field, {})
-                table.setdefault(rarest, []).append((needle, number))
+                needles.setdefault(field, {}).setdefault(needle, []).append(number)
+        self.tables: dict[str, ahocorasick.Automaton] = {}
+        for field, found in needles.items():
+            automaton = ahocorasick.Automaton()
+            for needle, numbers in found.items():
+                automaton.add_word(needle, tuple(numbers))
+            automaton.make_automaton()
+            self.tables[field] = automaton
 
     def select(self, view: View) -> list[int]:
         chosen = set(self.always)
-        for field, table in self.tables.items():
+        for field, automaton in self.tables.items():
             for text in _texts(view, field):
-                pieces = {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
-                for piece in pieces.intersection(table):
-                    for needle, number in table[piece]:
-                        if number not in chosen and needle in text:
-                            chosen.add(number)
+                for _, numbers in automaton.iter(text):
+                    chosen.update(numbers)
         return sorted(chosen)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from eventsweep.detect import cache as cache_store
 from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
 from eventsweep.detect.match import Test, build, explain
-from eventsweep.detect.prefilter import KEYWORDS, Prefilter, anchor
+from eventsweep.detect.prefilter import Prefilter
 from eventsweep.detect.view import View
 from eventsweep.model import Event
 
@@ -31,11 +31,7 @@ if TYPE_CHECKING:
 
 _NEVER = ("const", None, False, False)
 PARALLEL = 200  # files to compile before worker processes pay for their start
-PREFILTER = 24  # entries a bucket needs before its prefilter pays (see prefilter.py)
-# ... or keyword entries: each searches the whole text of the event (its message and every
-# data value), which the prefilter's pieces of that text spare them (the journal's buckets:
-# ~20 rules, most of them keywords; 2.4 times faster with it)
-KEYWORD_PREFILTER = 8
+PREFILTER = 4  # entries a bucket needs before its prefilter pays (see prefilter.py)
 BUCKETS = 4096  # (log, provider, event id) keys kept with their built rules
 
 
@@ -124,15 +120,9 @@ class _Bucket(NamedTuple):
 
 
 def _bucket(entries: list[_Entry]) -> _Bucket:
-    if len(entries) < PREFILTER and _keyword_entries(entries) < KEYWORD_PREFILTER:
+    if len(entries) < PREFILTER:
         return _Bucket(entries, None)
     return _Bucket(entries, Prefilter([entry.plan for entry in entries]))
-
-
-def _keyword_entries(entries: list[_Entry]) -> int:
-    """The entries whose anchor is keywords only (see prefilter.anchor)."""
-    found = (anchor(entry.plan) for entry in entries)
-    return sum(1 for atoms in found if atoms and all(field == KEYWORDS for field, _ in atoms))
 
 
 class RuleSet:

@@ -88,9 +88,9 @@ JOURNAL_TEXTS = (
 def test_journal_keyword_buckets_are_prefiltered_and_exact(
     sigma_rules: RuleSet, tmp_path: Path
 ) -> None:
-    """A journal's buckets hold ~20 rules, most of them keywords: prefiltered (KEYWORD_PREFILTER),
-    and still exactly the rules whose whole plan holds, for entries of a real journal."""
-    from eventsweep.detect.rules import KEYWORD_PREFILTER
+    """A journal's buckets hold ~20 rules, most of them keywords: prefiltered (PREFILTER), and
+    still exactly the rules whose whole plan holds, for entries of a real journal."""
+    from eventsweep.detect.rules import PREFILTER
     from tests.testbed.journals import Entry, make_journal
 
     start = 1_764_000_000_000_000
@@ -106,4 +106,4 @@ def test_journal_keyword_buckets_are_prefiltered_and_exact(
     assert found == [reference(fresh, event, admitted) for event in events]
     assert sum(map(bool, found)) >= 6  # some rules do fire
     sshd = fresh._candidates[("journal", "sshd", None)]
-    assert sshd.prefilter is not None and len(sshd.entries) >= KEYWORD_PREFILTER
+    assert sshd.prefilter is not None and len(sshd.entries) >= PREFILTER
