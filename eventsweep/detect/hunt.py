@@ -26,6 +26,7 @@ from rich.text import Text
 from eventsweep.batch import Batch
 from eventsweep.detect.index import Wanted
 from eventsweep.detect.rules import Detection, RuleSet, SummaryRow, detection_record
+from eventsweep.detect.workers import MatchedEvent
 from eventsweep.model import FIELDS, Event, Outcome, Query
 from eventsweep.sinks import SinkOptions, SweepInfo
 from eventsweep.sinks.csv import neutralise
@@ -70,7 +71,9 @@ class Hunt:
         match, counts, writer = self.rules.match, self.counts, self.writer
         kept: list[tuple[Event, Detection]] = []
         for event in batch.events():
-            found = getattr(event, "detections", None)  # matched where it was read
+            # matched where it was read (a lookup that fails would decode an encoded event
+            # and raise: an exception per event)
+            found = event.detections if type(event) is MatchedEvent else None
             for detection in match(event) if found is None else found:
                 counts[
                     SummaryRow(detection.id, detection.title, detection.level, event.target)
