@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,19 +24,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_store import first_lines  # noqa: E402
 from eventsweep.detect import load_rules  # noqa: E402
 from eventsweep.model import Event  # noqa: E402
 from tests.testbed.sigma import rule_sets  # noqa: E402
-
-
-def lines_of(file: str, count: int) -> list[bytes]:
-    argv = [sys.executable, "-m", "eventsweep.cli", "sweep", file, "--all", "--no-store"]
-    process = subprocess.Popen([*argv, "--format", "jsonl"], stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    lines = [line for _, line in zip(range(count), process.stdout, strict=False)]
-    process.kill()
-    process.wait()
-    return lines
 
 
 def main() -> None:
@@ -49,7 +39,7 @@ def main() -> None:
     raw = (
         Path(arguments.jsonl).read_bytes().splitlines()[: arguments.events]
         if arguments.jsonl
-        else lines_of(arguments.file, arguments.events)
+        else first_lines(arguments.file, arguments.events)
     )
     events = [Event(**orjson.loads(line)) for line in raw if line.strip()]
     rules = load_rules(rule_sets())

@@ -278,7 +278,9 @@ FLOOR_TEXT = "CREATE VIRTUAL TABLE t USING fts5 (message, content = '', detail =
 def first_lines(file: str, count: int) -> list[bytes]:
     """The first ``count`` JSON lines of a sweep of the file (newest first)."""
     argv = [sys.executable, "-m", "eventsweep.cli", "sweep", file, "--all", "--no-store"]
-    process = subprocess.Popen([*argv, "--format", "jsonl"], stdout=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen(
+        [*argv, "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     assert process.stdout is not None
     lines = [line for _, line in zip(range(count), process.stdout, strict=False)]
     process.kill()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsweep.errors import UsageError
 from eventsweep.model import Query
@@ -197,6 +197,19 @@ def store_of(arguments: argparse.Namespace) -> str | None:
     if path is not None:
         schema.check(path)
     return path
+
+
+def add_stored_filter(add: Any, note: str = "", example: str = "") -> None:
+    """``--target PATTERN`` and ``--sweep ID``: which stored events (read by stored_filter);
+    ``add`` is a parser's or group's add_argument, ``note`` a prefix of their help."""
+    add(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help=f"{note}only targets matching this shell wildcard pattern (repeatable){example}",
+    )
+    add("--sweep", metavar="ID", help=f"{note}only the events this sweep stored")
 
 
 def stored_filter(arguments: argparse.Namespace, reader: Reader, query: Query) -> Filter:

@@ -101,14 +101,7 @@ def _add_stored(parser: argparse.ArgumentParser) -> None:
         help="hunt the events kept in the store, with query's filters (no TARGET); without"
         " --since, every stored event",
     )
-    add(
-        "--target",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="--stored: only targets matching this shell wildcard pattern (repeatable)",
-    )
-    add("--sweep", metavar="ID", help="--stored: only the events this sweep stored")
+    flags.add_stored_filter(add, note="--stored: ")
 
 
 def _words(flag: str, texts: Sequence[str], known: Sequence[str]) -> frozenset[str]:

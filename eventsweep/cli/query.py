@@ -21,14 +21,7 @@ def add_parser(commands: Any) -> None:
     )
     flags.add_query(parser)
     flags.add_output(parser)
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="only targets matching this shell wildcard pattern (repeatable): 'ssh://web*'",
-    )
-    parser.add_argument("--sweep", metavar="ID", help="only the events this sweep stored")
+    flags.add_stored_filter(parser.add_argument, example=": 'ssh://web*'")
     parser.add_argument(
         "--oldest-first", action="store_true", help="oldest first (default: newest first)"
     )
