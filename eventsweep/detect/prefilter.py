@@ -2,55 +2,97 @@
 
 Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
 needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
-the message. :func:`anchor` finds such a necessary set of (field, needle) for a plan: under
-``and`` the best of its parts', under ``or`` all of its branches' together, for a wildcard
-pattern its longest literal run; negations, regexes, numbers and short needles give none. The
-:class:`Prefilter` puts every needle of a field in one Aho-Corasick automaton (pyahocorasick);
-for an event it runs each indexed field's text through its automaton once, and gives the
-rules whose anchor holds (plus the rules without one). Exact: a rule it leaves out can't match
-the event.
+the message, ``LogonType: 10`` the number 10 in LogonType. :func:`anchor` finds such a
+necessary set of atoms for a plan: under ``and`` the best of its parts', under ``or`` all of
+its branches' together. An atom is a needle the field's lower-cased text holds (a text leaf's
+values, a wildcard pattern's longest literal run, a literal run every match of a regex
+contains), a whole lower-cased value (``eq``) or a number (``num``); negations, comparisons,
+and needles that most texts hold (short and plain) give none. The :class:`Prefilter` puts
+every needle of a field in one Aho-Corasick automaton (pyahocorasick) and every whole value and
+number in a dict; for an event it runs each indexed field's text through its automaton once
+and looks its value up, and gives the rules whose anchor holds (plus the rules without one).
+Exact: a rule it leaves out can't match the event.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
 
 import ahocorasick
 
+from eventsweep.detect.match import _numbers
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
-GRAM = 4  # the shortest needle worth anchoring on (shorter ones are in most texts)
+GRAM = 4  # the shortest plain needle worth anchoring on (shorter ones are in most texts)
+RARE = frozenset("^`~|;")  # a shorter needle holding one of these is rare enough
 KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)
-_TEXT = frozenset(("eq", "prefix", "suffix", "contains"))
+_TEXT = frozenset(("prefix", "suffix", "contains"))
 
-Atom = tuple[str, str]  # (field, lower-cased needle)
+Atom = tuple[str, str, Any]  # ("in", field, needle) | ("eq", field, text) | ("num", field, n)
 
 
-def anchor(node: Node) -> list[Atom] | None:
-    """Atoms one of which holds whenever the plan does; None when there is no such set."""
+def clauses(node: Node) -> list[list[Atom]]:
+    """Sets of atoms that must each hold (one atom of each set) whenever the plan does: every
+    part's under ``and``, under ``or`` one set of all its branches' best; none for a
+    negation, or an ``or`` with a branch that has none."""
     kind = node[0]
     if kind == "and":
-        found = [atoms for atoms in map(anchor, node[1]) if atoms is not None]
-        return min(found, key=_score) if found else None
+        return [found for child in node[1] for found in clauses(child)]
     if kind == "or":
         atoms: list[Atom] = []
         for child in node[1]:
-            more = anchor(child)
-            if more is None:
-                return None
-            atoms.extend(more)
-        return atoms
-    field = KEYWORDS if node[1] is None else node[1]
-    if kind in ("glob", "search"):  # a wildcard pattern holds its literal runs
-        longest = max(literals(node[3]), key=len).lower()
-        return [(field, longest)] if len(longest) >= GRAM else None
-    if kind not in _TEXT or (node[1] is None and kind != "contains"):
+            found = clauses(child)
+            if not found:
+                return []
+            best: list[Atom] = min(found, key=_score)
+            atoms.extend(best)
+        return [atoms]
+    if kind == "not":
+        return []
+    atoms_ = _leaf(node)
+    return [atoms_] if atoms_ is not None else []
+
+
+def _leaf(node: Node) -> list[Atom] | None:
+    kind, field = node[0], node[1]
+    if field is None:  # a keyword: only a needle of the keyword texts
+        if kind == "contains":
+            return _needles(KEYWORDS, [str(value).lower() for value in node[3]])
+        if kind in ("glob", "search"):
+            return _needles(KEYWORDS, [max(literals(node[3]), key=len).lower()])
         return None
-    needles = [str(value).lower() for value in node[3]]
-    if any(len(needle) < GRAM for needle in needles):
+    if kind == "eq":
+        return [("eq", field, str(value).lower()) for value in node[3]]
+    if kind == "num":
+        return [("num", field, value) for value in node[3]]
+    if kind in _TEXT:
+        return _needles(field, [str(value).lower() for value in node[3]])
+    if kind == "glob":  # a wildcard pattern holds its literal runs
+        return _needles(field, [max(literals(node[3]), key=len).lower()])
+    if kind == "re":
+        needles = regex_needles(node[3], node[4])
+        return None if needles is None else _needles(field, needles)
+    return None
+
+
+def _needles(field: str, needles: list[str]) -> list[Atom] | None:
+    if not all(map(worth, needles)):
         return None
-    return [(field, needle) for needle in needles]
+    return [("in", field, needle) for needle in needles]
+
+
+def worth(needle: str) -> bool:
+    """Whether a needle is rare enough to anchor on: long, or not plain ASCII text."""
+    return (
+        len(needle) >= GRAM
+        or any(char > "\x7f" for char in needle)
+        or (len(needle) >= 2 and not RARE.isdisjoint(needle))
+    )
 
 
 def literals(pattern: str) -> list[str]:
@@ -75,37 +117,166 @@ def literals(pattern: str) -> list[str]:
     return runs
 
 
+def regex_needles(pattern: str, flags: int) -> list[str] | None:
+    """Lower-cased needles one of which every text the regex matches holds (None if none is
+    worth it): runs of ASCII literals it must match, through groups, repeats of at least one
+    and alternations. Under IGNORECASE ``i`` and ``s`` end a run (they also match ``ı`` and
+    ``ſ``, whose lower case is not theirs)."""
+    try:
+        parsed = _parser.parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return _sequence(list(parsed), bool(parsed.state.flags & re.IGNORECASE))
+
+
+def _sequence(items: list[tuple[Any, Any]], folding: bool) -> list[str] | None:
+    best: list[str] | None = None
+    run: list[str] = []
+
+    def take(found: list[str] | None) -> None:
+        nonlocal best
+        if found is not None and (best is None or _weaker(best, found)):
+            best = found
+
+    for op, value in items:
+        if op is sre.LITERAL and _plain(value, folding):
+            run.append(chr(value).lower())
+            continue
+        take(_run(run))
+        run = []
+        take(_part(op, value, folding))
+    take(_run(run))
+    return best
+
+
+def _run(run: list[str]) -> list[str] | None:
+    text = "".join(run)
+    return [text] if text and worth(text) else None
+
+
+def _plain(code: int, folding: bool) -> bool:
+    return 0x20 <= code < 0x7F and not (folding and chr(code).lower() in "is")
+
+
+def _part(op: Any, value: Any, folding: bool) -> list[str] | None:
+    if op is sre.SUBPATTERN:
+        _, add, remove, inner = value
+        folding = bool((folding or add & re.IGNORECASE) and not remove & re.IGNORECASE)
+        return _sequence(list(inner), folding)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT, sre.ATOMIC_GROUP):
+        if op is sre.ATOMIC_GROUP:
+            return _sequence(list(value), folding)
+        low, _, inner = value
+        return _sequence(list(inner), folding) if low >= 1 else None
+    if op is sre.BRANCH:
+        needles: list[str] = []
+        for alternative in value[1]:
+            found = _sequence(list(alternative), folding)
+            if found is None:
+                return None
+            needles.extend(found)
+        return needles
+    return None
+
+
+def _weaker(current: list[str], other: list[str]) -> bool:
+    return (len(other), -min(map(len, other))) < (len(current), -min(map(len, current)))
+
+
+_WEIGHT = {"eq": 6, "num": 0}
+
+
 def _score(atoms: list[Atom]) -> tuple[int, int]:
-    return (len(atoms), -min(len(needle) for _, needle in atoms))
+    """Fewer atoms first, then the most selective: long needles, whole values, numbers last."""
+    return (len(atoms), -min(_weight(atom) for atom in atoms))
+
+
+def _weight(atom: Atom) -> int:
+    kind, _, value = atom
+    return _WEIGHT[kind] + len(str(value)) if kind != "in" else len(value)
 
 
 class Prefilter:
     """Which of a bucket's plans could hold for an event (indexes into ``plans``): per field,
     one Aho-Corasick automaton (pyahocorasick) of every needle anchored on it, which finds in
-    one pass over the field's text every needle it holds."""
+    one pass over the field's text every needle it holds, and a dict of its whole values and
+    numbers; a plan is given when each of its :func:`clauses` has an atom that holds."""
 
     def __init__(self, plans: Sequence[Node]) -> None:
-        anchors = [anchor(plan) for plan in plans]
-        self.always = [number for number, atoms in enumerate(anchors) if atoms is None]
-        needles: dict[str, dict[str, list[int]]] = {}
-        for number, atoms in enumerate(anchors):
-            for field, needle in atoms or ():
-                needles.setdefault(field, {}).setdefault(needle, []).append(number)
+        self.always: list[int] = []
+        self.owner: list[int] = []  # clause number → plan number
+        self.need: dict[int, int] = {}  # plan number → how many clauses
+        tables: dict[str, dict[str, dict[Any, list[int]]]] = {"in": {}, "eq": {}, "num": {}}
+        for number, plan in enumerate(plans):
+            found = clauses(plan)
+            if not found:
+                self.always.append(number)
+            self.need[number] = len(found)
+            for atoms in found:
+                for kind, field, value in atoms:
+                    by_value = tables[kind].setdefault(field, {}).setdefault(value, [])
+                    if not by_value or by_value[-1] != len(self.owner):
+                        by_value.append(len(self.owner))
+                self.owner.append(number)
         self.tables: dict[str, ahocorasick.Automaton] = {}
-        for field, found in needles.items():
+        for field, needles in tables["in"].items():
             automaton = ahocorasick.Automaton()
-            for needle, numbers in found.items():
+            for needle, numbers in needles.items():
                 automaton.add_word(needle, tuple(numbers))
             automaton.make_automaton()
             self.tables[field] = automaton
+        self.equal = _frozen(tables["eq"])
+        self.numbers = _frozen(tables["num"])
+        self._fields: dict[tuple[bool, tuple[str, ...]], _Fields] = {}
 
     def select(self, view: View) -> list[int]:
-        chosen = set(self.always)
-        for field, automaton in self.tables.items():
+        shape = (view.linux, tuple(view.event.data))
+        fields = self._fields.get(shape)
+        if fields is None:
+            if len(self._fields) > 256:  # events of ever new shapes: stay bounded
+                self._fields.clear()
+            fields = self._fields[shape] = self._present(view)
+        held: set[int] = set()
+        for field, automaton in fields.tables:
             for text in _texts(view, field):
                 for _, numbers in automaton.iter(text):
-                    chosen.update(numbers)
-        return sorted(chosen)
+                    held.update(numbers)
+        for field, values in fields.equal:
+            for text in _texts(view, field):
+                held.update(values.get(text, ()))
+        for field, values in fields.numbers:
+            raw = view.raw(field)  # as the num leaf reads it (match._num)
+            for number in (raw,) if raw.__class__ is int else _numbers(view, field):
+                held.update(values.get(number, ()))
+        count: dict[int, int] = {}
+        owner = self.owner
+        for clause in held:
+            plan = owner[clause]
+            count[plan] = count.get(plan, 0) + 1
+        need = self.need
+        return sorted([plan for plan, hits in count.items() if hits == need[plan]] + self.always)
+
+    def _present(self, view: View) -> _Fields:
+        """The indexed fields events of this shape have (the others read as missing)."""
+
+        def has(field: str) -> bool:
+            return field == KEYWORDS or view.has(field)
+
+        return _Fields(
+            [(field, table) for field, table in self.tables.items() if has(field)],
+            [(field, table) for field, table in self.equal.items() if has(field)],
+            [(field, table) for field, table in self.numbers.items() if has(field)],
+        )
+
+
+class _Fields(NamedTuple):
+    tables: list[tuple[str, ahocorasick.Automaton]]
+    equal: list[tuple[str, dict[Any, tuple[int, ...]]]]
+    numbers: list[tuple[str, dict[Any, tuple[int, ...]]]]
+
+
+def _frozen(table: dict[str, dict[Any, list[int]]]) -> dict[str, dict[Any, tuple[int, ...]]]:
+    return {field: {k: tuple(v) for k, v in found.items()} for field, found in table.items()}
 
 
 def _texts(view: View, field: str) -> tuple[str, ...]:

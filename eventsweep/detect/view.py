@@ -15,6 +15,7 @@ from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, event_field
 from eventsweep.model import Event
 
 MISSING = object()  # what a field the event lacks reads as
+_UNSET = object()  # not computed yet (a fresh view computes every field once: no exceptions)
 
 
 def text_of(value: Any) -> str | tuple[str, ...] | None:
@@ -78,11 +79,10 @@ class View:
 
     def raw(self, name: str) -> Any:
         """The value a Sigma field name reads (``MISSING`` when the event has no such field)."""
-        try:
-            return self._raw[name]
-        except KeyError:
+        value = self._raw.get(name, _UNSET)
+        if value is _UNSET:
             value = self._raw[name] = self._read(name)
-            return value
+        return value
 
     def _read(self, name: str) -> Any:
         attr = event_field(name, linux=self.linux)
@@ -103,24 +103,27 @@ class View:
             self._folded = _folded(tuple(data))
         return self._folded.get(name.lower(), name)
 
+    def has(self, name: str) -> bool:
+        """Whether the field can read as something for events of this one's shape (an event
+        field, or a data key): False means it reads as missing for all of them."""
+        return event_field(name, linux=self.linux) is not None or self.key(name) in self.event.data
+
     def field_name(self, name: str) -> str:
         """The event field name a Sigma field name reads (for a detection's ``fields``)."""
         return event_field(name, linux=self.linux) or self.key(name)
 
     def text(self, name: str) -> str | tuple[str, ...] | None:
-        try:
-            return self._text[name]  # type: ignore[no-any-return]
-        except KeyError:
+        text = self._text.get(name, _UNSET)
+        if text is _UNSET:
             value = self.raw(name)
             text = self._text[name] = None if value is MISSING else text_of(value)
-            return text
+        return text  # type: ignore[no-any-return]
 
     def low(self, name: str) -> str | tuple[str, ...] | None:
-        try:
-            return self._low[name]  # type: ignore[no-any-return]
-        except KeyError:
+        low = self._low.get(name, _UNSET)
+        if low is _UNSET:
             low = self._low[name] = _lower(self.text(name))
-            return low
+        return low  # type: ignore[no-any-return]
 
     def keywords(self, low: bool) -> tuple[tuple[str, str], ...]:
         """(field name, text) of what keywords search, lower-cased if ``low``: the message,
@@ -142,11 +145,10 @@ class View:
     def blob(self, low: bool) -> str:
         """Every keyword text in one, NUL between them (no keyword holds a NUL); a data value
         the message already holds (an .evtx message renders the data) is not repeated."""
-        try:
-            return self._blob[low]
-        except KeyError:
+        blob = self._blob.get(low)
+        if blob is None:
             blob = self._blob[low] = self.blob(False).lower() if low else self._join()
-            return blob
+        return blob
 
     def _join(self) -> str:
         message = self.event.message or ""
@@ -155,6 +157,16 @@ class View:
             return message
         parts = [message]
         for value in data.values():
+            kind = value.__class__
+            if kind is str:
+                parts.append(value)
+                continue
+            if kind is list:
+                try:
+                    parts.append("\0".join(value))  # texts, as almost always
+                    continue
+                except TypeError:
+                    pass
             text = text_of(value)
             parts.extend((text,) if isinstance(text, str) else text or ())
         return "\0".join(parts)

@@ -130,7 +130,7 @@ def encoded(
         if fields is None:
             status.warn(f"unreadable journal record: {line[:80]!r}")
         elif accepts(fields):
-            append(EncodedEvent(fields["time"], _dumps(fields) + b"\n"))  # json_line, inlined
+            append(EncodedEvent(fields["time"], _dumps(fields) + b"\n", fields))  # json_line
     return batch
 
 
