@@ -30,6 +30,7 @@ from eventsweep.detect.view import View
 
 GRAM = 4  # the shortest plain needle worth anchoring on (shorter ones are in most texts)
 RARE = frozenset("^`~|;")  # a shorter needle holding one of these is rare enough
+SHAPED = 4  # more indexed fields than this: look up which of them an event's shape has
 KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)
 _TEXT = frozenset(("prefix", "suffix", "contains"))
 
@@ -227,15 +228,14 @@ class Prefilter:
             self.tables[field] = automaton
         self.equal = _frozen(tables["eq"])
         self.numbers = _frozen(tables["num"])
-        self._fields: dict[tuple[bool, tuple[str, ...]], _Fields] = {}
+        self._fields: dict[tuple[bool, frozenset[str]], _Fields] = {}
+        self._all = _Fields(
+            list(self.tables.items()), list(self.equal.items()), list(self.numbers.items())
+        )
+        self._shaped = len(self.tables) + len(self.equal) + len(self.numbers) > SHAPED
 
     def select(self, view: View) -> list[int]:
-        shape = (view.linux, tuple(view.event.data))
-        fields = self._fields.get(shape)
-        if fields is None:
-            if len(self._fields) > 256:  # events of ever new shapes: stay bounded
-                self._fields.clear()
-            fields = self._fields[shape] = self._present(view)
+        fields = self._shape(view) if self._shaped else self._all
         held: set[int] = set()
         for field, automaton in fields.tables:
             for text in _texts(view, field):
@@ -255,6 +255,17 @@ class Prefilter:
             count[plan] = count.get(plan, 0) + 1
         need = self.need
         return sorted([plan for plan, hits in count.items() if hits == need[plan]] + self.always)
+
+    def _shape(self, view: View) -> _Fields:
+        """The indexed fields of events of this one's shape (its data keys, in any order:
+        journalctl's varies), worked out once per shape."""
+        shape = (view.linux, frozenset(view.event.data))
+        fields = self._fields.get(shape)
+        if fields is None:
+            if len(self._fields) > 256:  # events of ever new shapes: stay bounded
+                self._fields.clear()
+            fields = self._fields[shape] = self._present(view)
+        return fields
 
     def _present(self, view: View) -> _Fields:
         """The indexed fields events of this shape have (the others read as missing)."""
