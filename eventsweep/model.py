@@ -146,30 +146,37 @@ class EncodedEvent(Event):
     """An event that arrives as its JSON Lines text (from a worker process).
 
     Only ``time`` is set up front; the other fields are decoded from ``line`` the first time
-    one is read (or taken from ``fields``, the dict the line was made from, when its maker
-    still had it: an ssh:// hunt reads every entry's fields). A JSON Lines sink writes
-    ``line`` as it is, so a sweep to JSON Lines never builds the fields in the parent process
-    at all. It equals and pickles as its fields would (``fields`` does not travel).
+    one is read. A JSON Lines sink writes ``line`` as it is, so a sweep to JSON Lines never
+    builds the fields in the parent process at all. Made from ``fields`` instead (the dict a
+    source mapped a record to: ssh:// and journal: entries), the line is only written when
+    something reads it, and the fields are taken from the dict: a hunt reads every entry's
+    fields and writes the lines of its detections only. It equals and pickles as its fields
+    would (``fields`` does not travel).
     """
 
     __slots__ = ("_fields", "line")
     line: bytes
 
-    def __init__(self, time: str, line: bytes, fields: dict[str, Any] | None = None) -> None:
+    def __init__(self, time: str, line: bytes | None, fields: dict[str, Any] | None = None) -> None:
         _set(self, "time", time)
-        _set(self, "line", line)
+        if line is not None:
+            _set(self, "line", line)
         _set(self, "_fields", fields)
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot not set yet: decode every field at once.
+        # Only reached for a slot not set yet: the line, or every field at once.
+        values = self._fields
+        if name == "line" and values is not None:
+            line = json_line(values)
+            _set(self, "line", line)
+            _set(self, "_fields", None)  # the fields are the line's now, or in their slots
+            return line
         if name not in _LAZY:
             raise AttributeError(name)
-        values = self._fields
         if values is None:
             values = orjson.loads(self.line)
         for key in _LAZY:
             _set(self, key, values[key])
-        _set(self, "_fields", None)
         return values[name]
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:

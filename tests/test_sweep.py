@@ -170,6 +170,22 @@ def test_encoded_event_decodes_on_first_use_and_equals_its_fields() -> None:
         _ = encoded.no_such_field
 
 
+def test_an_event_made_from_its_fields_writes_its_line_when_read() -> None:
+    """ssh:// and journal: entries: the fields are read from the dict, the line is written
+    the first time something reads it (a hunt reads fields, a JSON Lines sink the line)."""
+    plain = _event("t", 5, 42)
+    for first in ("fields", "line"):
+        made = EncodedEvent(plain.time, None, plain.to_dict())
+        with pytest.raises(AttributeError):
+            object.__getattribute__(made, "line")  # not written yet
+        if first == "fields":
+            assert made.message == "m" and made == plain
+        assert made.line == _encoded(plain).line
+        assert made.record_id == 42 and made == plain and made.to_dict() == plain.to_dict()
+        assert pickle.loads(pickle.dumps(made)) == plain
+    assert Batch([EncodedEvent(plain.time, None, plain.to_dict())]).jsonl() == _encoded(plain).line
+
+
 def test_spool_spills_encoded_and_plain_events_alike() -> None:
     async def go() -> list[Event]:
         budget = Budget(limit=10)

@@ -11,8 +11,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-import orjson
-
 from eventsweep.errors import first_line
 from eventsweep.model import EncodedEvent, Event, Query, TargetStatus, now_iso
 from eventsweep.sources.journald import resume
@@ -25,7 +23,6 @@ from eventsweep.sources.journald.command import (
 )
 from eventsweep.sources.journald.mapping import SOURCE_FIELDS, parse
 
-_dumps = orjson.dumps
 CHUNK = 1 << 16
 STDERR_KEPT = 1 << 14
 
@@ -115,10 +112,10 @@ async def line_batches(process: Process) -> AsyncIterator[list[bytes]]:
 def encoded(
     lines: list[bytes], target: str, computer: str, query: Query, status: TargetStatus
 ) -> list[Event]:
-    """The events of a batch of lines that pass ``query``, each as its JSON Lines text
-    (:class:`~eventsweep.model.EncodedEvent`): made here, while the reads wait on the hosts,
-    rather than by the sink at the end, and spooled as bytes. The fields go from the record
-    to the line as a dict, without an Event in between (the hot loop of an ssh:// sweep)."""
+    """The events of a batch of lines that pass ``query``, each an
+    :class:`~eventsweep.model.EncodedEvent` of the dict the record maps to: its JSON Lines
+    text is written when an output (or the spool) first reads it, and a hunt reads the
+    fields from the dict, without an Event in between (the hot loop of an ssh:// sweep)."""
     collected_at = now_iso()
     accepts = query.accepts
     batch: list[Event] = []
@@ -130,7 +127,7 @@ def encoded(
         if fields is None:
             status.warn(f"unreadable journal record: {line[:80]!r}")
         elif accepts(fields):
-            append(EncodedEvent(fields["time"], _dumps(fields) + b"\n", fields))  # json_line
+            append(EncodedEvent(fields["time"], None, fields))
     return batch
 
 
