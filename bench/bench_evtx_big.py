@@ -7,6 +7,10 @@ another given with ``--big``) and, for the measures of many files, makes the dir
 right count, then 80 chunks of the big file). ``--before DIR`` names a checkout of an earlier
 eventsweep (e.g. ``git archive <commit> | tar -x -C DIR``) to compare with, interleaved.
 
+``floor`` (bench/_evtx_floor.py): what any full sweep costs at the least on this machine's
+cores: `evtx`'s render, then ``orjson.loads``, then ``orjson.dumps`` of each record, in one
+process per core and nothing else.
+
 Every measure is a fresh command (interpreter, imports, fork server, workers), its wall time
 and the peak RSS of its whole process tree (bench/_measure.py, sampled every 20 ms). In each
 round the contenders run one after the other, so a noisy machine hits them alike; ratios are
@@ -137,6 +141,9 @@ def contenders(before: Path | None, path: Path = BIG) -> dict[str, tuple[Path, l
     found: dict[str, tuple[Path, list[str]]] = {
         "raw evtx, one thread, 1 GB": (ROOT, [sys.executable, "-c", RAW, big]),
     }
+    floor = [sys.executable, str(ROOT / "bench/_evtx_floor.py"), big]
+    for stage in ("render", "decode", "encode"):
+        found[f"floor: 1 GB, {stage}, a process per core"] = (ROOT, [*floor, stage])
     for name, tree in trees.items():
         found[f"{name}: 1 GB --all, --group target"] = (tree, sweep(big, "--all"))
         found[f"{name}: 1 GB --all, --group time"] = (
@@ -198,6 +205,12 @@ def main() -> None:
 
 def _ratios(walls: dict[str, list[float]]) -> None:
     raw = walls.get("raw evtx, one thread, 1 GB")
+    if raw:
+        print("\n| the floor, per round | / raw |\n|---|---|")
+        for name in [name for name in walls if name.startswith("floor: ")]:
+            ratios = [a / b for a, b in zip(walls[name], raw, strict=True)]
+            rounds = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"| {name[7:]} | {statistics.median(ratios):.2f}× ({rounds}) |")
     pairs = [
         ("1 GB --all, --group target", raw),
         ("1 GB --all, --group time", raw),

@@ -33,11 +33,16 @@ class Budget:
 
 
 class Spool:
-    """Events of one target, in the order the source gave them."""
+    """Events of one target, in the order the source gave them: lists of events, and blocks
+    of encoded events (a :class:`~eventsweep.batch.Batch` as a source made it: an .evtx
+    worker's group), each handed on as it came."""
 
     def __init__(self, budget: Budget | None = None) -> None:
         self._budget = budget or Budget()
-        self._pending: list[Event] = []
+        self._parts: list[Batch] = []  # in memory, in order
+        self._open: list[Event] | None = None  # the last part's events, while events come
+        self._held = 0  # events in _parts
+        self._loaded: list[Batch] = []  # parts read back from the spill file, in order
         self._file: IO[bytes] | None = None
         self._write_at = 0
         self._read_at = 0
@@ -52,22 +57,38 @@ class Spool:
     def extend(self, events: list[Event]) -> None:
         if self.released:
             return  # nobody reads any more
-        self._pending.extend(events)
-        self._budget.held += len(events)
-        if self._budget.held > self._budget.limit and len(self._pending) > 64:
-            self._spill()
+        if self._open is None:
+            self._open = []
+            self._parts.append(Batch(self._open))
+        self._open.extend(events)
+        self._added(len(events))
+
+    def add(self, batch: Batch) -> None:
+        """A block as it is (it is handed on, or spilled, whole)."""
+        if self.released or not batch:
+            return
+        self._open = None
+        self._parts.append(batch)
+        self._added(len(batch))
+
+    def _added(self, count: int) -> None:
+        self._held += count
+        self._budget.held += count
+        over = self._budget.held > self._budget.limit and self._held > 64
+        if over and (len(self._parts) > 1 or self._open is not None):
+            self._spill()  # (a lone block is what the reader takes next: kept)
         self._ready.set()
 
     def close(self) -> None:
-        if self._pending and self._budget.held > self._budget.limit:
+        if self._parts and self._budget.held > self._budget.limit:
             self._spill()
         self.closed = True
         self._ready.set()
 
     def release(self) -> None:
         """Drop whatever is still held (the reader has gone) and delete the spill file."""
-        self._budget.held -= len(self._pending)
-        self._pending = []
+        self._budget.held -= self._held
+        self._parts, self._open, self._held, self._loaded = [], None, 0, []
         if self._file is not None:
             self._file.close()
         self.released = True
@@ -76,23 +97,29 @@ class Spool:
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed when drained
         self._file.seek(self._write_at)
-        packed = Batch(self._pending).packed()
+        packed = [part.packed() for part in self._parts]
         pickle.dump(packed, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._write_at = self._file.tell()
         self._spilled += 1
-        self._budget.held -= len(self._pending)
-        self._pending = []
+        self._budget.held -= self._held
+        self._parts, self._open, self._held = [], None, 0
 
     def _take(self) -> Batch:
-        if self._spilled and self._file is not None:
+        if not self._loaded and self._spilled and self._file is not None:
             self._file.seek(self._read_at)
-            item = pickle.load(self._file)
+            self._loaded = [Batch.unpacked(item) for item in pickle.load(self._file)]
             self._read_at = self._file.tell()
             self._spilled -= 1
-            return Batch.unpacked(item)
-        batch, self._pending = self._pending, []
+        if self._loaded:
+            return self._loaded.pop(0)
+        if not self._parts:
+            return Batch([])
+        batch = self._parts.pop(0)
+        if not self._parts:
+            self._open = None  # the part taken was the one events went to
+        self._held -= len(batch)
         self._budget.held -= len(batch)
-        return Batch(batch)
+        return batch
 
     async def batches(self) -> AsyncIterator[Batch]:
         """Every batch until the producer closes the spool (a spilled block of encoded events

@@ -300,3 +300,69 @@ def test_outcome_line_shows_the_error_or_else_the_first_note() -> None:
     failed = Outcome("t", "error", 0, 0.1, error="open: nope", notes=("x",))
     assert failed.line().endswith("open: nope") and "x" not in failed.line()
     assert Outcome("t", "ok", 1, 0.1).line().endswith("events=1 0.10s")
+
+
+def _block(target: str, numbers: range) -> Batch:
+    events = [_event(target, n, n) for n in numbers]
+    return Batch.encoded([e.time for e in events], b"".join(_encoded(e).line for e in events))
+
+
+def test_a_batch_head_is_its_first_events() -> None:
+    block = _block("t", range(10))
+    for count in (0, 1, 9, 10, 50):
+        head = block.head(count)
+        assert [e.record_id for e in head] == list(range(min(count, 10)))
+        assert head.jsonl() == b"".join(_encoded(_event("t", n, n)).line for n in range(count)[:10])
+    assert [e.record_id for e in Batch([_event("t", n, n) for n in range(5)]).head(2)] == [0, 1]
+
+
+def test_spool_keeps_blocks_and_events_in_order_and_spills_blocks_as_they_are() -> None:
+    async def go() -> tuple[list[Batch], int]:
+        budget = Budget(limit=50)
+        spool = Spool(budget)
+        spool.add(_block("t", range(0, 200)))  # a lone block over the budget is kept
+        assert spool._spilled == 0 and budget.held == 200
+        spool.extend([_event("t", n, n) for n in range(200, 230)])  # then spilled with these
+        spool.add(_block("t", range(230, 400)))
+        spool.put(_event("t", 400, 400))
+        spilled = spool._spilled
+        spool.close()
+        return [batch async for batch in spool.batches()], spilled
+
+    batches, spilled = asyncio.run(go())
+    assert spilled >= 1
+    assert batches[0].undecoded and len(batches[0]) == 200  # the block came back whole
+    assert [e.record_id for batch in batches for e in batch] == list(range(401))
+
+
+@dataclass(frozen=True)
+class BlockFake:
+    """A source that yields blocks of encoded events, as .evtx workers' groups come."""
+
+    target: str
+    count: int
+
+    async def events(self, query: Query, status: TargetStatus) -> AsyncIterator[Batch]:
+        for start in range(0, self.count, 100):
+            await asyncio.sleep(0)
+            yield _block(self.target, range(start, min(start + 100, self.count)))
+
+
+@pytest.mark.parametrize("group", ["target", "time"])
+def test_blocks_go_to_the_outputs_as_they_are(group: str) -> None:
+    sources = [BlockFake("a", 450), BlockFake("b", 300)]
+
+    async def go(query: Query) -> tuple[list[Batch], list[Outcome]]:
+        sweep = Sweep(sources, query, group=group)  # type: ignore[arg-type]
+        batches = [batch async for batch in sweep.batches()]
+        return batches, sweep.finished()
+
+    batches, outcomes = asyncio.run(go(Query()))
+    assert sum(map(len, batches)) == 750 and any(batch.undecoded for batch in batches)
+    assert [(o.target, o.events) for o in outcomes] == [("a", 450), ("b", 300)]
+    limited, outcomes = asyncio.run(go(Query(limit=150)))
+    records = [(e.target, e.record_id) for batch in limited for e in batch]
+    assert sorted(records) == sorted(
+        [("a", n) for n in range(150)] + [("b", n) for n in range(150)]
+    )
+    assert [o.events for o in outcomes] == [150, 150]

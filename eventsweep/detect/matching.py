@@ -18,6 +18,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from eventsweep.batch import Batch
 from eventsweep.detect.workers import MatchedEvent
 from eventsweep.model import Event, Query, TargetStatus
 
@@ -39,14 +40,17 @@ class Matching:
 
     async def events(
         self, query: Query, status: TargetStatus
-    ) -> AsyncGenerator[Event | list[Event], None]:
+    ) -> AsyncGenerator[Event | list[Event] | Batch, None]:
         match = self.rules.match if query.limit is None else None
         async with aclosing(self.inner.events(query, status)) as stream:
             async for item in stream:
                 if match is None:
                     yield item
                     continue
-                batch = item if isinstance(item, list) else [item]
+                batch = (
+                    item.events() if isinstance(item, Batch)
+                    else item if isinstance(item, list) else [item]
+                )  # fmt: skip
                 kept: list[Event] = []
                 for event in batch:
                     found = match(event)

@@ -5,7 +5,9 @@ engine calls ``source.events(query, status)`` once and iterates it:
 
 - it yields :class:`~eventsweep.model.Event` values that match the query (``query.matches`` as
   the final filter), newest first, stopping as soon as records are older than the window; a
-  source that receives records in batches may yield a ``list`` of events at once (cheaper);
+  source that receives records in batches may yield a ``list`` of events at once (cheaper),
+  or a :class:`~eventsweep.batch.Batch` of encoded events (their times and one block of
+  their JSON lines, as .evtx workers make them: handed on to the outputs as it is);
 - it stamps ``collected_at`` with the time it received each record;
 - it reports skipped records and damage through ``status.warn(...)`` (the outcome becomes
   ``partial`` with the count) and never raises for one bad record;
@@ -42,6 +44,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from eventsweep.batch import Batch
 from eventsweep.errors import UsageError
 from eventsweep.model import Event, Query, TargetStatus
 
@@ -54,7 +57,7 @@ class Source(Protocol):
 
     def events(
         self, query: Query, status: TargetStatus
-    ) -> AsyncGenerator[Event | list[Event], None]: ...
+    ) -> AsyncGenerator[Event | list[Event] | Batch, None]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from eventsweep.batch import Batch
 from eventsweep.concurrency import cores, process_slots, run_in_process, run_in_thread
 from eventsweep.errors import OpenError
 from eventsweep.formats.evtx.index import ChunkSlot, NotEvtx, choose, scan, since
@@ -78,7 +79,7 @@ class EvtxSource:
 
     async def events(
         self, query: Query, status: TargetStatus
-    ) -> AsyncGenerator[Event | list[Event], None]:
+    ) -> AsyncGenerator[Event | list[Event] | Batch, None]:
         _active[0] += 1
         try:
             alone = _active[0] == 1
@@ -96,6 +97,12 @@ class EvtxSource:
                 _warn(status, result)
                 status.passed += result.passed
                 late += result.late
+                if result.detections is None:  # the block as the worker made it, handed on
+                    block = Batch.encoded(result.times, result.lines)
+                    del result
+                    yield block
+                    del block
+                    continue
                 events = _events(result)
                 del result  # held no longer than its events: many targets wait at once
                 step = len(events) if alone else HANDED

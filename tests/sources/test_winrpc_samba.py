@@ -23,6 +23,7 @@ from typing import Any, cast
 import pytest
 from impacket.ntlm import compute_nthash
 
+from eventsweep.batch import Batch
 from eventsweep.errors import AuthError, ConnectError, OpenError
 from eventsweep.model import Event, Outcome, Query, TargetStatus, iso_from_epoch
 from eventsweep.sources import Settings, Source, plan
@@ -333,7 +334,7 @@ class AfterFirst:
 
     async def events(
         self, query: Query, status: TargetStatus
-    ) -> AsyncGenerator[Event | list[Event], None]:
+    ) -> AsyncGenerator[Event | list[Event] | Batch, None]:
         first = True
         async for item in self.inner.events(query, status):
             yield item
