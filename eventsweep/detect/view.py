@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, event_field
+from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, LINUX, WINDOWS, event_field
 from eventsweep.model import Event
 
 MISSING = object()  # what a field the event lacks reads as
+_LINUX, _WINDOWS = dict(LINUX), dict(WINDOWS)  # (plain dicts: a faster lookup)
 _UNSET = object()  # not computed yet (a fresh view computes every field once: no exceptions)
 
 
@@ -56,6 +57,7 @@ class View:
 
     __slots__ = (
         "_blob",
+        "_fields",
         "_folded",
         "_keywords",
         "_keywords_low",
@@ -69,6 +71,7 @@ class View:
     def __init__(self, event: Event) -> None:
         self.event = event
         self.linux = event.log == "journal"
+        self._fields = _LINUX if self.linux else _WINDOWS
         self._raw: dict[str, Any] = {}
         self._low: dict[str, Any] = {}
         self._blob: dict[bool, str] = {}
@@ -85,14 +88,15 @@ class View:
         return value
 
     def _read(self, name: str) -> Any:
-        attr = event_field(name, linux=self.linux)
-        if attr is not None:
-            if attr == "level_number":
-                return LEVEL_NUMBERS.get(self.event.level, MISSING)
-            if attr == "audit_keywords":
-                return AUDIT_KEYWORDS.get(self.event.level, MISSING)
-            return getattr(self.event, attr)
-        return self.event.data.get(self.key(name), MISSING)
+        attr = self._fields.get(name)
+        if attr is None:
+            data = self.event.data
+            return data[name] if name in data else data.get(self.key(name), MISSING)
+        if attr == "level_number":
+            return LEVEL_NUMBERS.get(self.event.level, MISSING)
+        if attr == "audit_keywords":
+            return AUDIT_KEYWORDS.get(self.event.level, MISSING)
+        return getattr(self.event, attr)
 
     def key(self, name: str) -> str:
         """The data key a field name reads: its own spelling, else the one equal in any case."""
@@ -122,7 +126,9 @@ class View:
     def low(self, name: str) -> str | tuple[str, ...] | None:
         low = self._low.get(name, _UNSET)
         if low is _UNSET:
-            low = self._low[name] = _lower(self.text(name))
+            value = self.raw(name)  # a text, the common case, without text()'s steps:
+            low = value.lower() if value.__class__ is str else _lower(self.text(name))
+            self._low[name] = low
         return low  # type: ignore[no-any-return]
 
     def keywords(self, low: bool) -> tuple[tuple[str, str], ...]:
