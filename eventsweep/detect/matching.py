@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsweep.batch import Batch
 from eventsweep.detect.workers import MatchedEvent
-from eventsweep.model import Event, Query, TargetStatus
+from eventsweep.model import EncodedEvent, Event, Query, TargetStatus
 
 if TYPE_CHECKING:
     from eventsweep.detect.rules import RuleSet
@@ -53,10 +54,18 @@ class Matching:
                 )  # fmt: skip
                 kept: list[Event] = []
                 for event in batch:
-                    found = match(event)
+                    fields = event._fields if type(event) is EncodedEvent else None
+                    found = match(event if fields is None else _read_from(fields))
                     if found:
-                        kept.append(MatchedEvent(event.time, None, tuple(found), event.to_dict()))
+                        fields = event.to_dict() if fields is None else fields
+                        kept.append(MatchedEvent(event.time, None, tuple(found), fields))
                 status.passed += len(batch) - len(kept)
                 del item, batch
                 if kept:
                     yield kept
+
+
+def _read_from(fields: dict[str, Any]) -> Event:
+    """An ssh:// or journal: entry as the matcher reads it, from the dict it was mapped to
+    (the matcher reads attributes only; an EncodedEvent's slots take ~5 µs to fill)."""
+    return cast(Event, SimpleNamespace(**fields))
