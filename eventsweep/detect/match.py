@@ -19,6 +19,8 @@ from collections.abc import Callable
 from ipaddress import ip_address, ip_network
 from typing import Any
 
+import ahocorasick
+
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import MISSING, View
 
@@ -147,18 +149,18 @@ MANY = 16
 
 
 def _contains_many(values: tuple[str, ...]) -> Callable[[str], bool]:
-    """Many needles (emoji, homoglyphs: hundreds), filed by their first character: only those
-    whose first character the text holds are looked for."""
-    by_first: dict[str, list[str]] = {}
-    for value in values:
-        by_first.setdefault(value[:1], []).append(value)
-    if "" in by_first:  # an empty needle is in every text
+    """Many needles (emoji, homoglyphs, a keyword list: hundreds) in one Aho-Corasick
+    automaton (pyahocorasick): one pass over the text, stopping at the first found."""
+    if "" in values:  # an empty needle is in every text
         return lambda text: True
+    automaton = ahocorasick.Automaton()
+    for value in values:
+        automaton.add_word(value, True)
+    automaton.make_automaton()
+    iterate = automaton.iter
 
     def contains(text: str) -> bool:
-        return any(
-            value in text for first in by_first.keys() & set(text) for value in by_first[first]
-        )
+        return next(iterate(text), None) is not None
 
     return contains
 

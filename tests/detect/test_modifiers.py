@@ -35,6 +35,8 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+MANY_NEEDLES = "CommandLine|contains:\n" + "".join(f"  - 'needle{n}'\n" for n in range(1, 20))
+
 CASES = [
     # (detection, CommandLine, expected)
     ("CommandLine: 'whoami /ALL'", "WHOAMI /all", True),
@@ -52,6 +54,10 @@ CASES = [
     ("CommandLine: ''", "", True),
     ("CommandLine: ''", "x", False),
     ("CommandLine|contains: 'MIMI'", "run mimikatz.exe", True),
+    # over 16 needles: one automaton for them all (match._contains_many)
+    (MANY_NEEDLES, "echo \u202e and \U0001f600 NEEDLE19 here", True),
+    (MANY_NEEDLES, "echo NEEDLE1", True),
+    (MANY_NEEDLES, "echo needle 1 and needlex", False),
     ("CommandLine|contains: 'mimi'", "run katz", False),
     ("CommandLine|startswith: 'Net '", "net user /add", True),
     ("CommandLine|startswith: 'net '", "cmd /c net user", False),
