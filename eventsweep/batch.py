@@ -72,6 +72,13 @@ class Batch:
             return cls.encoded(*item)
         return cls(item)
 
+    @classmethod
+    def of(cls, item: Event | list[Event] | Batch) -> Batch:
+        """What a source yields (an event, a list of them, a batch) as a batch."""
+        if isinstance(item, Batch):
+            return item
+        return cls(item if isinstance(item, list) else [item])
+
     def head(self, count: int) -> Batch:
         """The first ``count`` events (all of them when there are fewer)."""
         if count >= len(self):

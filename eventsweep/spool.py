@@ -64,7 +64,11 @@ class Spool:
         self._added(len(events))
 
     def add(self, batch: Batch) -> None:
-        """A block as it is (it is handed on, or spilled, whole)."""
+        """A batch: its events, or a block of encoded ones as it is (handed on, or spilled,
+        whole)."""
+        if not batch.undecoded:
+            self.extend(batch.events())
+            return
         if self.released or not batch:
             return
         self._open = None

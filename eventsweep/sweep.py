@@ -205,13 +205,10 @@ class Sweep:
             async with asyncio.timeout(self.timeout) as deadline:
                 async with aclosing(source.events(query, status)) as stream:
                     async for item in stream:
-                        batch = item if isinstance(item, list | Batch) else [item]
+                        batch = Batch.of(item)
                         if limit is not None:
-                            batch = _head(batch, limit - counter[0])
-                        if isinstance(batch, Batch):
-                            spool.add(batch)
-                        else:
-                            spool.extend(batch)
+                            batch = batch.head(limit - counter[0])
+                        spool.add(batch)
                         counter[0] += len(batch)
                         added = len(batch)
                         del item, batch  # a waiting target holds no list of its own
@@ -227,10 +224,6 @@ class Sweep:
         marks = tuple(status.bookmarks.values()) if whole else ()
         read = counter[0] + status.passed  # passed: matched away where read (a hunt)
         return _outcome(source.target, state, read, status, started, bookmarks=marks)
-
-
-def _head(batch: list[Event] | Batch, count: int) -> list[Event] | Batch:
-    return batch.head(count) if isinstance(batch, Batch) else batch[:count]
 
 
 def _outcome(

@@ -15,7 +15,7 @@ case-sensitive unless its ``i`` flag is set and matches anywhere in the value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -153,16 +153,22 @@ def _contains_many(values: tuple[str, ...]) -> Callable[[str], bool]:
     automaton (pyahocorasick): one pass over the text, stopping at the first found."""
     if "" in values:  # an empty needle is in every text
         return lambda text: True
-    automaton = ahocorasick.Automaton()
-    for value in values:
-        automaton.add_word(value, True)
-    automaton.make_automaton()
-    iterate = automaton.iter
+    iterate = automaton(dict.fromkeys(values, True)).iter
 
     def contains(text: str) -> bool:
         return next(iterate(text), None) is not None
 
     return contains
+
+
+def automaton(words: Mapping[str, Any]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton (pyahocorasick) of ``words`` (no empty one), each found with
+    its value."""
+    found = ahocorasick.Automaton()
+    for word, value in words.items():
+        found.add_word(word, value)
+    found.make_automaton()
+    return found
 
 
 _TEXT_KINDS = frozenset(("eq", "prefix", "suffix", "contains", "glob", "search", "re"))

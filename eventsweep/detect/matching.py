@@ -48,10 +48,7 @@ class Matching:
                 if match is None:
                     yield item
                     continue
-                batch = (
-                    item.events() if isinstance(item, Batch)
-                    else item if isinstance(item, list) else [item]
-                )  # fmt: skip
+                batch = Batch.of(item).events()
                 kept: list[Event] = []
                 for event in batch:
                     fields = event._fields if type(event) is EncodedEvent else None

@@ -2,16 +2,17 @@
 
 Most rules can only match when some field holds some text: ``Image|endswith: '\\whoami.exe'``
 needs ``\\whoami.exe`` in Image, ``CommandLine|contains`` its needle, a keyword the needle in
-the message, ``LogonType: 10`` the number 10 in LogonType. :func:`anchor` finds such a
-necessary set of atoms for a plan: under ``and`` the best of its parts', under ``or`` all of
-its branches' together. An atom is a needle the field's lower-cased text holds (a text leaf's
-values, a wildcard pattern's longest literal run, a literal run every match of a regex
-contains), a whole lower-cased value (``eq``) or a number (``num``); negations, comparisons,
-and needles that most texts hold (short and plain) give none. The :class:`Prefilter` puts
-every needle of a field in one Aho-Corasick automaton (pyahocorasick) and every whole value and
-number in a dict; for an event it runs each indexed field's text through its automaton once
-and looks its value up, and gives the rules whose anchor holds (plus the rules without one).
-Exact: a rule it leaves out can't match the event.
+the message, ``LogonType: 10`` the number 10 in LogonType. :func:`clauses` finds such
+necessary sets of atoms for a plan, each of which must hold: one for every part of an
+``and``, and for an ``or`` one set of all its branches' best. An atom is a needle the field's
+lower-cased text holds (a text leaf's values, a wildcard pattern's longest literal run, a
+literal run every match of a regex contains), a whole lower-cased value (``eq``) or a number
+(``num``); negations, comparisons, and needles that most texts hold (short and plain) give
+none. The :class:`Prefilter` puts every needle of a field in one Aho-Corasick automaton
+(pyahocorasick) and every whole value and number in a dict; for an event it runs each indexed
+field's text through its automaton once and looks its value up, and gives the rules each of
+whose clauses holds (plus the rules without any). Exact: a rule it leaves out can't match the
+event.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from eventsweep.detect.match import _numbers
+from eventsweep.detect.match import _numbers, automaton
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
@@ -55,29 +56,26 @@ def clauses(node: Node) -> list[list[Atom]]:
         return [atoms]
     if kind == "not":
         return []
-    atoms_ = _leaf(node)
-    return [atoms_] if atoms_ is not None else []
+    leaf = _leaf(node)
+    return [leaf] if leaf is not None else []
 
 
 def _leaf(node: Node) -> list[Atom] | None:
     kind, field = node[0], node[1]
-    if field is None:  # a keyword: only a needle of the keyword texts
-        if kind == "contains":
-            return _needles(KEYWORDS, [str(value).lower() for value in node[3]])
-        if kind in ("glob", "search"):
-            return _needles(KEYWORDS, [max(literals(node[3]), key=len).lower()])
-        return None
+    if field is None and kind not in ("contains", "glob", "search"):
+        return None  # a keyword: only a needle of the keyword texts
+    where = KEYWORDS if field is None else field
     if kind == "eq":
-        return [("eq", field, str(value).lower()) for value in node[3]]
+        return [("eq", where, str(value).lower()) for value in node[3]]
     if kind == "num":
-        return [("num", field, value) for value in node[3]]
+        return [("num", where, value) for value in node[3]]
     if kind in _TEXT:
-        return _needles(field, [str(value).lower() for value in node[3]])
-    if kind == "glob":  # a wildcard pattern holds its literal runs
-        return _needles(field, [max(literals(node[3]), key=len).lower()])
+        return _needles(where, [str(value).lower() for value in node[3]])
+    if kind in ("glob", "search"):  # a wildcard pattern holds its literal runs
+        return _needles(where, [max(literals(node[3]), key=len).lower()])
     if kind == "re":
         needles = regex_needles(node[3], node[4])
-        return None if needles is None else _needles(field, needles)
+        return None if needles is None else _needles(where, needles)
     return None
 
 
@@ -136,7 +134,7 @@ def _sequence(items: list[tuple[Any, Any]], folding: bool) -> list[str] | None:
 
     def take(found: list[str] | None) -> None:
         nonlocal best
-        if found is not None and (best is None or _weaker(best, found)):
+        if found is not None and (best is None or _rank(found) < _rank(best)):
             best = found
 
     for op, value in items:
@@ -180,15 +178,17 @@ def _part(op: Any, value: Any, folding: bool) -> list[str] | None:
     return None
 
 
-def _weaker(current: list[str], other: list[str]) -> bool:
-    return (len(other), -min(map(len, other))) < (len(current), -min(map(len, current)))
+def _rank(needles: list[str]) -> tuple[int, int]:
+    """Fewer needles first, then the longest shortest one."""
+    return (len(needles), -min(map(len, needles)))
 
 
 _WEIGHT = {"eq": 6, "num": 0}
 
 
 def _score(atoms: list[Atom]) -> tuple[int, int]:
-    """Fewer atoms first, then the most selective: long needles, whole values, numbers last."""
+    """As :func:`_rank`: fewer atoms first, then the most selective (long needles, whole
+    values, numbers last)."""
     return (len(atoms), -min(_weight(atom) for atom in atoms))
 
 
@@ -219,13 +219,9 @@ class Prefilter:
                     if not by_value or by_value[-1] != len(self.owner):
                         by_value.append(len(self.owner))
                 self.owner.append(number)
-        self.tables: dict[str, ahocorasick.Automaton] = {}
-        for field, needles in tables["in"].items():
-            automaton = ahocorasick.Automaton()
-            for needle, numbers in needles.items():
-                automaton.add_word(needle, tuple(numbers))
-            automaton.make_automaton()
-            self.tables[field] = automaton
+        self.tables = {
+            field: automaton(needles) for field, needles in _frozen(tables["in"]).items()
+        }
         self.equal = _frozen(tables["eq"])
         self.numbers = _frozen(tables["num"])
         self._fields: dict[tuple[bool, frozenset[str]], _Fields] = {}
@@ -237,9 +233,9 @@ class Prefilter:
     def select(self, view: View) -> list[int]:
         fields = self._shape(view) if self._shaped else self._all
         held: set[int] = set()
-        for field, automaton in fields.tables:
+        for field, needles in fields.tables:
             for text in _texts(view, field):
-                for _, numbers in automaton.iter(text):
+                for _, numbers in needles.iter(text):
                     held.update(numbers)
         for field, values in fields.equal:
             for text in _texts(view, field):

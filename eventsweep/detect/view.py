@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, LINUX, WINDOWS, event_field
+from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, LINUX, WINDOWS
 from eventsweep.model import Event
 
 MISSING = object()  # what a field the event lacks reads as
@@ -110,11 +110,11 @@ class View:
     def has(self, name: str) -> bool:
         """Whether the field can read as something for events of this one's shape (an event
         field, or a data key): False means it reads as missing for all of them."""
-        return event_field(name, linux=self.linux) is not None or self.key(name) in self.event.data
+        return name in self._fields or self.key(name) in self.event.data
 
     def field_name(self, name: str) -> str:
         """The event field name a Sigma field name reads (for a detection's ``fields``)."""
-        return event_field(name, linux=self.linux) or self.key(name)
+        return self._fields.get(name) or self.key(name)
 
     def text(self, name: str) -> str | tuple[str, ...] | None:
         text = self._text.get(name, _UNSET)

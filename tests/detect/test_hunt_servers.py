@@ -6,7 +6,6 @@ journald identifiers are read."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from eventsweep.sources.winrpc.options import WinOptions
 from tests.testbed import sshd
 from tests.testbed.journals import Entry, make_journal
 from tests.testbed.run import sweep
-from tests.testbed.samba import LogRecord, Samba, instance_root
+from tests.testbed.samba import LogRecord, Samba, samba_with
 
 pytestmark = pytest.mark.servers
 
@@ -101,27 +100,18 @@ def pushed(wanted: Wanted) -> Query:
 
 @pytest.fixture(scope="module")
 def samba() -> Iterator[Samba]:
-    root = instance_root()
-    server = Samba(root, logs=("System",), users={"root": PASSWORD})
-    try:
-        server.start()
-        server.write(
-            "System",
-            [
-                LogRecord(NOW - 300, event_id=7036, source="Service Control Manager",
-                          strings=("Print Spooler", "running")),
-                LogRecord(NOW - 200, event_id=7045, source="Service Control Manager",
-                          strings=("Updater", "C:\\Users\\Public\\upd.exe", "user mode")),
-                LogRecord(NOW - 150, event_id=7045, source="Service Control Manager",
-                          strings=("Legit", "C:\\Program Files\\legit.exe", "user mode")),
-                LogRecord(NOW - 100, event_id=1000, source="Application Error",
-                          strings=("mimikatz.exe", "crashed")),
-            ],
-        )  # fmt: skip
+    records = [
+        LogRecord(NOW - 300, event_id=7036, source="Service Control Manager",
+                  strings=("Print Spooler", "running")),
+        LogRecord(NOW - 200, event_id=7045, source="Service Control Manager",
+                  strings=("Updater", "C:\\Users\\Public\\upd.exe", "user mode")),
+        LogRecord(NOW - 150, event_id=7045, source="Service Control Manager",
+                  strings=("Legit", "C:\\Program Files\\legit.exe", "user mode")),
+        LogRecord(NOW - 100, event_id=1000, source="Application Error",
+                  strings=("mimikatz.exe", "crashed")),
+    ]  # fmt: skip
+    with samba_with({"System": records}, PASSWORD) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_a_hunt_over_win_rpc(samba: Samba, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

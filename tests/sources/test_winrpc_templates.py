@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 from eventsweep import cli
 from eventsweep.sources.winrpc.templates import DOCUMENTED, names_of, templates
 from tests.testbed.corpus import CORPUS
-from tests.testbed.samba import LogRecord, Samba, instance_root
+from tests.testbed.samba import LogRecord, Samba, samba_with
 from tests.testbed.sigma import rule_sets
 
 PASSWORD = "Root-pw-1"
@@ -74,27 +73,18 @@ def failed(address: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def samba() -> Iterator[Samba]:
-    root = instance_root()
-    server = Samba(root, logs=("Security",), users={"root": PASSWORD})
-    try:
-        server.start()
-        server.write(
-            "Security",
-            [
-                LogRecord(NOW - 400, event_id=4625, event_type=16, source=SECURITY,
-                          computer="DC01", strings=failed("203.0.113.7")),
-                LogRecord(NOW - 300, event_id=4625, event_type=16, source=SECURITY,
-                          computer="DC01", strings=failed("10.1.2.3")),
-                LogRecord(NOW - 200, event_id=4624, event_type=8, source=SECURITY,
-                          computer="DC01", strings=logon("10", "198.51.100.20")),
-                LogRecord(NOW - 100, event_id=4624, event_type=8, source=SECURITY,
-                          computer="DC01", strings=logon("10", "192.168.1.9")),
-            ],
-        )  # fmt: skip
+    records = [
+        LogRecord(NOW - 400, event_id=4625, event_type=16, source=SECURITY,
+                  computer="DC01", strings=failed("203.0.113.7")),
+        LogRecord(NOW - 300, event_id=4625, event_type=16, source=SECURITY,
+                  computer="DC01", strings=failed("10.1.2.3")),
+        LogRecord(NOW - 200, event_id=4624, event_type=8, source=SECURITY,
+                  computer="DC01", strings=logon("10", "198.51.100.20")),
+        LogRecord(NOW - 100, event_id=4624, event_type=8, source=SECURITY,
+                  computer="DC01", strings=logon("10", "192.168.1.9")),
+    ]  # fmt: skip
+    with samba_with({"Security": records}, PASSWORD) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.servers

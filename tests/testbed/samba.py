@@ -36,13 +36,14 @@ import contextlib
 import ctypes
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,6 +296,24 @@ class Samba:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"samba in {self.root} did not start (see {self.root}/log)")
+
+
+@contextlib.contextmanager
+def samba_with(
+    records: Mapping[str, Sequence[LogRecord]], password: str, logs: Sequence[str] = ()
+) -> Iterator[Samba]:
+    """A Samba instance of its own, ``root`` its one user, each log holding its records
+    (``logs``: the logs it serves, those of ``records`` if none); stopped and removed after."""
+    root = instance_root()
+    server = Samba(root, logs=tuple(logs or records), users={"root": password})
+    try:
+        server.start()
+        for log, written in records.items():
+            server.write(log, written)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def bound_session(url: str, timeout: float = 10.0) -> Session:

@@ -4,7 +4,6 @@ arrives live (server-sent events) in two browsers at once; the hung one is cance
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from eventsweep.web.context import WebConfig
 from tests.testbed import sshd
 from tests.testbed.journals import Entry, make_journal
 from tests.testbed.net import silent_listener
-from tests.testbed.samba import LOGS, LogRecord, Samba, instance_root
+from tests.testbed.samba import LOGS, LogRecord, Samba, samba_with
 from tests.web.conftest import SINCE, Served, Watched, serving
 
 pytestmark = pytest.mark.servers
@@ -49,17 +48,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd.Fleet]:
 
 @pytest.fixture(scope="module")
 def samba() -> Iterator[Samba]:
-    root = instance_root()
-    server = Samba(root, logs=LOGS, users={"root": PASSWORD}).start()
-    try:
-        records = [LogRecord(NOW - 60 * i, event_id=7000 + i, event_type=1 if i % 5 else 2,
-                             source="Service Control Manager", computer="FILESRV",
-                             strings=(f"service {i}",)) for i in range(40)]  # fmt: skip
-        server.write("System", records)
+    records = [LogRecord(NOW - 60 * i, event_id=7000 + i, event_type=1 if i % 5 else 2,
+                         source="Service Control Manager", computer="FILESRV",
+                         strings=(f"service {i}",)) for i in range(40)]  # fmt: skip
+    with samba_with({"System": records}, PASSWORD, logs=LOGS) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
