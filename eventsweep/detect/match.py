@@ -199,7 +199,11 @@ def _number(value: Any) -> float | None:
 
 
 def _numbers(view: View, field: str) -> list[float]:
-    value = view.raw(field)
+    return numbers_of(view.raw(field))
+
+
+def numbers_of(value: Any) -> list[float]:
+    """The numbers a field's raw value reads as (each item's, for a list)."""
     items = value if isinstance(value, list) else [value]
     return [number for number in map(_number, items) if number is not None]
 

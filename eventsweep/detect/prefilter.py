@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from eventsweep.detect.match import _numbers, automaton
+from eventsweep.detect.match import automaton, numbers_of
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
@@ -224,26 +224,37 @@ class Prefilter:
         }
         self.equal = _frozen(tables["eq"])
         self.numbers = _frozen(tables["num"])
-        self._fields: dict[tuple[bool, frozenset[str]], _Fields] = {}
-        self._all = _Fields(
-            list(self.tables.items()), list(self.equal.items()), list(self.numbers.items())
-        )
-        self._shaped = len(self.tables) + len(self.equal) + len(self.numbers) > SHAPED
+        fields = list(dict.fromkeys([*self.tables, *self.equal, *self.numbers]))
+        self._all = [self._read(field, None) for field in fields]
+        self._shapes: dict[tuple[bool, tuple[str, ...] | frozenset[str]], list[_Read]] = {}
+        self._shaped = len(fields) > SHAPED
 
     def select(self, view: View) -> list[int]:
-        fields = self._shape(view) if self._shaped else self._all
         held: set[int] = set()
-        for field, needles in fields.tables:
-            for text in _texts(view, field):
-                for _, numbers in needles.iter(text):
-                    held.update(numbers)
-        for field, values in fields.equal:
-            for text in _texts(view, field):
-                held.update(values.get(text, ()))
-        for field, values in fields.numbers:
-            raw = view.raw(field)  # as the num leaf reads it (match._num)
-            for number in (raw,) if raw.__class__ is int else _numbers(view, field):
-                held.update(values.get(number, ()))
+        data = view.event.data
+        for field, key, needles, equal, numbers in self._shape(view) if self._shaped else self._all:
+            value = data[key] if key is not None else None
+            if value.__class__ is str:  # a data text, the common case: read it directly
+                texts: tuple[str, ...] = (value.lower(),)
+            else:
+                texts = _texts(view, field)
+            if needles is not None:
+                for text in texts:
+                    for _, found in needles.iter(text):
+                        held.update(found)
+            if equal is not None:
+                for text in texts:
+                    found = equal.get(text)
+                    if found is not None:
+                        held.update(found)
+            if numbers is not None:
+                raw = value if key is not None else view.raw(field)  # as the num leaf reads it
+                for number in (raw,) if raw.__class__ is int else numbers_of(raw):
+                    found = numbers.get(number)
+                    if found is not None:
+                        held.update(found)
+        if not held:
+            return self.always
         count: dict[int, int] = {}
         owner = self.owner
         for clause in held:
@@ -252,34 +263,57 @@ class Prefilter:
         need = self.need
         return sorted([plan for plan, hits in count.items() if hits == need[plan]] + self.always)
 
-    def _shape(self, view: View) -> _Fields:
-        """The indexed fields of events of this one's shape (its data keys, in any order:
-        journalctl's varies), worked out once per shape."""
-        shape = (view.linux, frozenset(view.event.data))
-        fields = self._fields.get(shape)
-        if fields is None:
-            if len(self._fields) > 256:  # events of ever new shapes: stay bounded
-                self._fields.clear()
-            fields = self._fields[shape] = self._present(view)
-        return fields
+    def keywords_only(self) -> ahocorasick.Automaton | None:
+        """The automaton of the keyword needles, when they are all the prefilter reads and
+        every plan has a clause: then a keyword text holding none of them selects nothing."""
+        if self.always or [read.field for read in self._all] != [KEYWORDS]:
+            return None
+        return self.tables[KEYWORDS]
 
-    def _present(self, view: View) -> _Fields:
-        """The indexed fields events of this shape have (the others read as missing)."""
-
-        def has(field: str) -> bool:
-            return field == KEYWORDS or view.has(field)
-
-        return _Fields(
-            [(field, table) for field, table in self.tables.items() if has(field)],
-            [(field, table) for field, table in self.equal.items() if has(field)],
-            [(field, table) for field, table in self.numbers.items() if has(field)],
+    def _read(self, field: str, key: str | None) -> _Read:
+        return _Read(
+            field, key, self.tables.get(field), self.equal.get(field), self.numbers.get(field)
         )
 
+    def _shape(self, view: View) -> list[_Read]:
+        """The indexed fields events of this one's shape have (its data keys, in any order:
+        journalctl's varies; the others read as missing), worked out once per shape, each
+        with the data key it reads. Looked up by the keys in their order first (a tuple is
+        quicker to make than a set), then in any order."""
+        data = view.event.data
+        ordered = (view.linux, tuple(data))
+        reads = self._shapes.get(ordered)
+        if reads is None:
+            if len(self._shapes) > 256:  # events of ever new shapes: stay bounded
+                self._shapes.clear()
+            shape = (view.linux, frozenset(data))
+            reads = self._shapes.get(shape)
+            if reads is None:
+                reads = self._shapes[shape] = [
+                    self._read(read.field, _data_key(view, read.field))
+                    for read in self._all
+                    if read.field == KEYWORDS or view.has(read.field)
+                ]
+            self._shapes[ordered] = reads
+        return reads
 
-class _Fields(NamedTuple):
-    tables: list[tuple[str, ahocorasick.Automaton]]
-    equal: list[tuple[str, dict[Any, tuple[int, ...]]]]
-    numbers: list[tuple[str, dict[Any, tuple[int, ...]]]]
+
+class _Read(NamedTuple):
+    """One indexed field as the prefilter reads it for events of a shape: the data key that
+    holds it (None: read through the view), its automaton, whole values and numbers."""
+
+    field: str
+    key: str | None
+    needles: ahocorasick.Automaton | None
+    equal: dict[Any, tuple[int, ...]] | None
+    numbers: dict[Any, tuple[int, ...]] | None
+
+
+def _data_key(view: View, field: str) -> str | None:
+    """The data key a field reads for events of the view's shape (None: not a data key)."""
+    if field == KEYWORDS or view.event_field(field):
+        return None
+    return view.key(field)
 
 
 def _frozen(table: dict[str, dict[Any, list[int]]]) -> dict[str, dict[Any, tuple[int, ...]]]:

@@ -27,6 +27,8 @@ from eventsweep.detect.view import View
 from eventsweep.model import Event
 
 if TYPE_CHECKING:
+    from ahocorasick import Automaton
+
     from eventsweep.detect.plan import CompiledRule, FileResult
 
 _NEVER = ("const", None, False, False)
@@ -113,16 +115,20 @@ class _Entry(NamedTuple):
 
 
 class _Bucket(NamedTuple):
-    """The entries one (log, provider, event id) admits, and their prefilter if many."""
+    """The entries one (log, provider, event id) admits, and their prefilter if many; for a
+    journal bucket prefiltered on keywords alone, the automaton of their needles (``gate``):
+    a message that holds none of them matches none of the rules, found without a view."""
 
     entries: list[_Entry]
     prefilter: Prefilter | None
+    gate: Automaton | None = None
 
 
-def _bucket(entries: list[_Entry]) -> _Bucket:
+def _bucket(entries: list[_Entry], journal: bool) -> _Bucket:
     if len(entries) < PREFILTER:
         return _Bucket(entries, None)
-    return _Bucket(entries, Prefilter([entry.plan for entry in entries]))
+    prefilter = Prefilter([entry.plan for entry in entries])
+    return _Bucket(entries, prefilter, prefilter.keywords_only() if journal else None)
 
 
 class RuleSet:
@@ -154,10 +160,13 @@ class RuleSet:
         if bucket is None:
             if len(self._candidates) >= BUCKETS:  # a source with ever new names: stay bounded
                 self._candidates.clear()
-            bucket = self._candidates[key] = _bucket(self._select(*key))
+            bucket = self._candidates[key] = _bucket(self._select(*key), key[0] == "journal")
         entries = bucket.entries
         if not entries:
             return []
+        gate = bucket.gate
+        if gate is not None and next(gate.iter((event.message or "").lower()), None) is None:
+            return []  # (a journal entry's keyword text is its message)
         view = View(event)
         if bucket.prefilter is not None:
             entries = [entries[number] for number in bucket.prefilter.select(view)]

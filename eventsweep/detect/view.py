@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, LINUX, WINDOWS
 from eventsweep.model import Event
+from eventsweep.sources.winrpc.records import MESSAGE_SEPARATOR
 
 MISSING = object()  # what a field the event lacks reads as
 _LINUX, _WINDOWS = dict(LINUX), dict(WINDOWS)  # (plain dicts: a faster lookup)
@@ -112,6 +113,10 @@ class View:
         field, or a data key): False means it reads as missing for all of them."""
         return name in self._fields or self.key(name) in self.event.data
 
+    def event_field(self, name: str) -> bool:
+        """Whether a Sigma field name reads one of the event's own fields (not its data)."""
+        return name in self._fields
+
     def field_name(self, name: str) -> str:
         """The event field name a Sigma field name reads (for a detection's ``fields``)."""
         return self._fields.get(name) or self.key(name)
@@ -161,13 +166,17 @@ class View:
         data = self.event.data
         if self.linux or not data or _renders(message, data):
             return message
+        held = _inserted(message, data)
         parts = [message]
         for value in data.values():
             kind = value.__class__
             if kind is str:
-                parts.append(value)
+                if value not in held:
+                    parts.append(value)
                 continue
             if kind is list:
+                if held and value is data["strings"]:
+                    continue
                 try:
                     parts.append("\0".join(value))  # texts, as almost always
                     continue
@@ -176,6 +185,18 @@ class View:
             text = text_of(value)
             parts.extend((text,) if isinstance(text, str) else text or ())
         return "\0".join(parts)
+
+
+def _inserted(message: str, data: dict[str, Any]) -> frozenset[str]:
+    """The insertion strings a win:// record's message is the join of (which its named data
+    values repeat): a keyword found in one of them is found in the message."""
+    strings = data.get("strings")
+    try:
+        if strings.__class__ is list and MESSAGE_SEPARATOR.join(strings) == message:
+            return frozenset(strings)
+    except TypeError:  # not all texts
+        pass
+    return frozenset()
 
 
 def _renders(message: str, data: dict[str, Any]) -> bool:
