@@ -30,7 +30,7 @@ from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
 GRAM = 4  # the shortest plain needle worth anchoring on (shorter ones are in most texts)
-RARE = frozenset("^`~|;")  # a shorter needle holding one of these is rare enough
+RARE = frozenset("^`~|;#")  # a shorter needle holding one of these is rare enough
 SHAPED = 4  # more indexed fields than this: look up which of them an event's shape has
 KEYWORDS = ""  # the pseudo-field of keyword needles (the event's keyword texts)
 _TEXT = frozenset(("prefix", "suffix", "contains"))
@@ -203,7 +203,7 @@ class Prefilter:
     one pass over the field's text every needle it holds, and a dict of its whole values and
     numbers; a plan is given when each of its :func:`clauses` has an atom that holds."""
 
-    def __init__(self, plans: Sequence[Node]) -> None:
+    def __init__(self, plans: Sequence[Node], journal: bool = False) -> None:
         self.always: list[int] = []
         self.owner: list[int] = []  # clause number → plan number
         self.need: dict[int, int] = {}  # plan number → how many clauses
@@ -226,16 +226,18 @@ class Prefilter:
         self.numbers = _frozen(tables["num"])
         fields = list(dict.fromkeys([*self.tables, *self.equal, *self.numbers]))
         self._all = [self._read(field, None) for field in fields]
-        self._shapes: dict[tuple[bool, tuple[str, ...] | frozenset[str]], list[_Read]] = {}
-        self._shaped = len(fields) > SHAPED
+        self._shapes: dict[tuple[str, ...] | frozenset[str], list[_Read]] = {}
+        # a journal entry's fields vary (and it lacks most), so its shape is worth knowing
+        self._shaped = len(fields) > SHAPED or (journal and fields != [KEYWORDS])
 
     def select(self, view: View) -> list[int]:
         held: set[int] = set()
-        data = view.event.data
+        data, lows = view.event.data, view.lows
         for field, key, needles, equal, numbers in self._shape(view) if self._shaped else self._all:
             value = data[key] if key is not None else None
             if value.__class__ is str:  # a data text, the common case: read it directly
-                texts: tuple[str, ...] = (value.lower(),)
+                low = lows[field] = value.lower()  # (as view.low reads it, for the rules)
+                texts: tuple[str, ...] = (low,)
             else:
                 texts = _texts(view, field)
             if needles is not None:
@@ -278,15 +280,15 @@ class Prefilter:
     def _shape(self, view: View) -> list[_Read]:
         """The indexed fields events of this one's shape have (its data keys, in any order:
         journalctl's varies; the others read as missing), worked out once per shape, each
-        with the data key it reads. Looked up by the keys in their order first (a tuple is
-        quicker to make than a set), then in any order."""
+        with the data key it reads. A Windows event is looked up by its keys in their order
+        first (a tuple is quicker to make than a set, and its kind always has one order)."""
         data = view.event.data
-        ordered = (view.linux, tuple(data))
-        reads = self._shapes.get(ordered)
+        ordered = None if view.linux else tuple(data)
+        reads = self._shapes.get(ordered) if ordered is not None else None
         if reads is None:
             if len(self._shapes) > 256:  # events of ever new shapes: stay bounded
                 self._shapes.clear()
-            shape = (view.linux, frozenset(data))
+            shape = frozenset(data)
             reads = self._shapes.get(shape)
             if reads is None:
                 reads = self._shapes[shape] = [
@@ -294,7 +296,8 @@ class Prefilter:
                     for read in self._all
                     if read.field == KEYWORDS or view.has(read.field)
                 ]
-            self._shapes[ordered] = reads
+            if ordered is not None:
+                self._shapes[ordered] = reads
         return reads
 
 

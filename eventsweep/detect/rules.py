@@ -127,7 +127,7 @@ class _Bucket(NamedTuple):
 def _bucket(entries: list[_Entry], journal: bool) -> _Bucket:
     if len(entries) < PREFILTER:
         return _Bucket(entries, None)
-    prefilter = Prefilter([entry.plan for entry in entries])
+    prefilter = Prefilter([entry.plan for entry in entries], journal)
     return _Bucket(entries, prefilter, prefilter.keywords_only() if journal else None)
 
 

@@ -62,11 +62,11 @@ class View:
         "_folded",
         "_keywords",
         "_keywords_low",
-        "_low",
         "_raw",
         "_text",
         "event",
         "linux",
+        "lows",
     )
 
     def __init__(self, event: Event) -> None:
@@ -74,7 +74,7 @@ class View:
         self.linux = event.log == "journal"
         self._fields = _LINUX if self.linux else _WINDOWS
         self._raw: dict[str, Any] = {}
-        self._low: dict[str, Any] = {}
+        self.lows: dict[str, Any] = {}  # field name → its lower-cased text(s), once read
         self._blob: dict[bool, str] = {}
         self._text: dict[str, Any] = {}
         self._folded: dict[str, str] | None = None
@@ -129,11 +129,11 @@ class View:
         return text  # type: ignore[no-any-return]
 
     def low(self, name: str) -> str | tuple[str, ...] | None:
-        low = self._low.get(name, _UNSET)
+        low = self.lows.get(name, _UNSET)
         if low is _UNSET:
             value = self.raw(name)  # a text, the common case, without text()'s steps:
             low = value.lower() if value.__class__ is str else _lower(self.text(name))
-            self._low[name] = low
+            self.lows[name] = low
         return low  # type: ignore[no-any-return]
 
     def keywords(self, low: bool) -> tuple[tuple[str, str], ...]:

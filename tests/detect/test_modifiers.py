@@ -138,6 +138,11 @@ def test_string_modifiers(
         ("DestinationIp|cidr: 10.0.0.0/8", {"DestinationIp": "not an address"}, False),
         ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "fe80::1"}, True),
         ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "10.1.2.3"}, False),
+        ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "[fe80::1]"}, True),
+        ("DestinationIp|cidr: 'fe80::/10'", {"DestinationIp": "fec0::1"}, False),
+        ("DestinationIp|cidr: 10.0.0.0/8", {"DestinationIp": "::ffff:10.1.2.3"}, False),
+        ("DestinationIp|cidr: 10.1.2.3/32", {"DestinationIp": "10.1.2.3"}, True),
+        ("DestinationIp|cidr: 10.1.2.3/32", {"DestinationIp": "10.1.2.4"}, False),
         (
             "DestinationIp|cidr:\n    - 10.0.0.0/8\n    - 192.168.0.0/16",
             {"DestinationIp": "192.168.9.9"},
