@@ -118,3 +118,28 @@ def test_fields_are_found_whatever_the_shape_of_the_event(
         ]
     # the reordered keys: one shape (each order also kept, to be found quicker)
     assert len({id(reads) for reads in chooser._shapes.values()}) == (5 if shaped == 0 else 0)
+
+
+def test_a_data_value_of_any_kind_is_read_as_the_rules_read_it() -> None:
+    """The prefilter reads texts straight from the data key the shape resolves, and keeps
+    them for the rules; other values (numbers, lists, None) go through the view."""
+    plans = [
+        leaf("contains", "CommandLine", ("mimikatz",), False),
+        leaf("eq", "User", ("bob",), False),
+        leaf("num", "LogonType", (10,)),
+        leaf("prefix", "TargetUser", ("#-",), False),
+        leaf("eq", "Ids", ("42",), False),
+    ]
+    chooser = Prefilter(plans)
+    assert chooser._shaped
+    cases = [
+        ({"commandline": "RUN MIMIKATZ", "USER": "Bob"}, [0, 1]),
+        ({"CommandLine": ["a", "x mimikatz"], "User": None, "LogonType": "10"}, [0, 2]),
+        ({"LogonType": 10, "TargetUser": "#-1", "Ids": [7, 42]}, [2, 3, 4]),
+        ({"CommandLine": 7, "User": ["alice", "BOB"], "Ids": 42}, [1, 4]),
+    ]
+    for data, expected in cases:
+        view = View(win(data))
+        assert chooser.select(view) == expected
+        fresh = View(win(data))  # what it kept is what a view reads
+        assert view.lows and view.lows == {name: fresh.low(name) for name in view.lows}

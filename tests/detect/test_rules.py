@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from eventsweep.detect import Detection, detection_record, load_rules, summary
+from eventsweep.detect.view import View
 from tests.detect.conftest import WriteRule
 from tests.detect.events import journal, sysmon, win
 
@@ -172,3 +173,57 @@ def test_a_rule_set_pickles_for_worker_processes(write_rule: WriteRule) -> None:
     assert rules.match(event)  # its closures are built: they are not pickled
     again = pickle.loads(pickle.dumps(rules))
     assert again.rules == rules.rules and again.match(event) == rules.match(event)
+
+
+SSHD = "product: linux\n  service: sshd"
+
+
+def test_a_journal_bucket_on_keywords_alone_is_gated_on_its_message(
+    write_rule: WriteRule,
+) -> None:
+    """Journal entries whose rules all anchor on keywords are looked at through the message
+    alone (no view): one that holds a needle still matches, one that holds none does not,
+    and a rule without an anchor turns the gate off."""
+    words = ["segfault at", "Failed password", "error: kex", "Did not receive", "PAM: bad"]
+    paths = [
+        write_rule(f"keywords:\n  - '{word}'\ncondition: keywords", logsource=SSHD)
+        for word in words
+    ]
+    rules = load_rules([str(path) for path in paths])
+    assert [d.title for d in rules.match(journal("x FAILED PASSWORD for root"))] == ["rule 1"]
+    assert rules.match(journal("Accepted publickey for root")) == []
+    assert rules.match(journal("")) == []
+    assert rules.match(journal("x", data={"NOTE": "Failed password"})) == []  # the message only
+    assert rules._candidates[("journal", "sshd", None)].gate is not None
+    loose = write_rule("selection:\n  USER|startswith: ab\ncondition: selection", logsource=SSHD)
+    rules = load_rules([str(path) for path in [*paths, loose]])
+    assert [d.title for d in rules.match(journal("hi", data={"USER": "abe"}))] == ["rule 5"]
+    assert [d.title for d in rules.match(journal("PAM: bad", data={"USER": "x"}))] == ["rule 4"]
+    assert rules._candidates[("journal", "sshd", None)].gate is None
+
+
+def test_keywords_are_found_in_a_win_record_without_its_strings_twice(
+    write_rule: WriteRule,
+) -> None:
+    """A win:// record's message joins its insertion strings (which its named fields repeat):
+    a keyword in any of them, across the join, or only in another data value still matches,
+    each once."""
+    words = ["mimikatz", "evil; more", "cafe0123", "S-1-5-99"]
+    rules = load_rules(
+        [str(write_rule(f"keywords:\n  - '{word}'\ncondition: keywords")) for word in words]
+    )
+    strings = ["C:\\tools\\MIMIKATZ.exe", "evil", "more"]
+    data = {"event_id_raw": 4688, "strings": strings, "binary": "cafe0123",
+            "user_sid": "S-1-5-99", "NewProcessName": strings[0], "Status": strings[1]}  # fmt: skip
+    record = win(data, message="; ".join(strings))
+    found = {detection.title: detection.fields for detection in rules.match(record)}
+    assert found == {
+        "rule 0": ("message", "strings", "NewProcessName"),
+        "rule 1": ("message",),
+        "rule 2": ("binary",),
+        "rule 3": ("user_sid",),
+    }
+    assert View(record).blob(True).count("mimikatz") == 1
+    other = win({"strings": strings, "NewProcessName": "mimikatz"}, message="not their join")
+    assert [d.title for d in rules.match(other)] == ["rule 0"]
+    assert View(other).blob(True).count("mimikatz") == 2  # (not the join: every value is read)
