@@ -20,7 +20,7 @@ from functools import lru_cache
 from ipaddress import ip_address, ip_network
 from typing import Any
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick
 
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import MISSING, View
@@ -151,25 +151,29 @@ MANY = 16
 
 def _contains_many(values: tuple[str, ...]) -> Callable[[str], bool]:
     """Many needles (emoji, homoglyphs, a keyword list: hundreds) in one Aho-Corasick
-    automaton (pyahocorasick): one pass over the text, stopping at the first found."""
+    automaton: one pass over the text."""
     if "" in values:  # an empty needle is in every text
         return lambda text: True
-    iterate = automaton(dict.fromkeys(values, True)).iter
-
-    def contains(text: str) -> bool:
-        return next(iterate(text), None) is not None
-
-    return contains
+    return Needles(dict.fromkeys(values, True)).any
 
 
-def automaton(words: Mapping[str, Any]) -> ahocorasick.Automaton:
-    """An Aho-Corasick automaton (pyahocorasick) of ``words`` (no empty one), each found with
-    its value."""
-    found = ahocorasick.Automaton()
-    for word, value in words.items():
-        found.add_word(word, value)
-    found.make_automaton()
-    return found
+class Needles:
+    """An Aho-Corasick automaton (ahocorasick-rs: Rust's aho-corasick) of needles (no empty
+    one), each with a value. ``search(text, True)`` gives (needle number, start, end) for
+    every occurrence of every needle, ``values[number]`` the needle's value; ``any(text)``
+    whether the text holds one."""
+
+    __slots__ = ("search", "values")
+
+    def __init__(self, words: Mapping[str, Any]) -> None:
+        self.values = list(words.values())
+        self.search = AhoCorasick(list(words)).find_matches_as_indexes
+
+    def any(self, text: str) -> bool:
+        return bool(self.search(text))
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 _TEXT_KINDS = frozenset(("eq", "prefix", "suffix", "contains", "glob", "search", "re"))

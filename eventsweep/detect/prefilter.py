@@ -9,7 +9,7 @@ lower-cased text holds (a text leaf's values, a wildcard pattern's longest liter
 literal run every match of a regex contains), a whole lower-cased value (``eq``) or a number
 (``num``); negations, comparisons, and needles that most texts hold (short and plain) give
 none. The :class:`Prefilter` puts every needle of a field in one Aho-Corasick automaton
-(pyahocorasick) and every whole value and number in a dict; for an event it runs each indexed
+(ahocorasick-rs) and every whole value and number in a dict; for an event it runs each indexed
 field's text through its automaton once and looks its value up, and gives the rules each of
 whose clauses holds (plus the rules without any). Exact: a rule it leaves out can't match the
 event.
@@ -23,9 +23,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
-import ahocorasick
-
-from eventsweep.detect.match import automaton, numbers_of
+from eventsweep.detect.match import Needles, numbers_of
 from eventsweep.detect.plan import Node
 from eventsweep.detect.view import View
 
@@ -199,7 +197,7 @@ def _weight(atom: Atom) -> int:
 
 class Prefilter:
     """Which of a bucket's plans could hold for an event (indexes into ``plans``): per field,
-    one Aho-Corasick automaton (pyahocorasick) of every needle anchored on it, which finds in
+    one Aho-Corasick automaton (ahocorasick-rs) of every needle anchored on it, which finds in
     one pass over the field's text every needle it holds, and a dict of its whole values and
     numbers; a plan is given when each of its :func:`clauses` has an atom that holds."""
 
@@ -219,9 +217,7 @@ class Prefilter:
                     if not by_value or by_value[-1] != len(self.owner):
                         by_value.append(len(self.owner))
                 self.owner.append(number)
-        self.tables = {
-            field: automaton(needles) for field, needles in _frozen(tables["in"]).items()
-        }
+        self.tables = {field: Needles(needles) for field, needles in _frozen(tables["in"]).items()}
         self.equal = _frozen(tables["eq"])
         self.numbers = _frozen(tables["num"])
         fields = list(dict.fromkeys([*self.tables, *self.equal, *self.numbers]))
@@ -242,8 +238,9 @@ class Prefilter:
                 texts = _texts(view, field)
             if needles is not None:
                 for text in texts:
-                    for _, found in needles.iter(text):
-                        held.update(found)
+                    values = needles.values
+                    for index, _, _ in needles.search(text, True):  # every occurrence
+                        held.update(values[index])
             if equal is not None:
                 for text in texts:
                     found = equal.get(text)
@@ -265,7 +262,7 @@ class Prefilter:
         need = self.need
         return sorted([plan for plan, hits in count.items() if hits == need[plan]] + self.always)
 
-    def keywords_only(self) -> ahocorasick.Automaton | None:
+    def keywords_only(self) -> Needles | None:
         """The automaton of the keyword needles, when they are all the prefilter reads and
         every plan has a clause: then a keyword text holding none of them selects nothing."""
         if self.always or [read.field for read in self._all] != [KEYWORDS]:
@@ -307,7 +304,7 @@ class _Read(NamedTuple):
 
     field: str
     key: str | None
-    needles: ahocorasick.Automaton | None
+    needles: Needles | None
     equal: dict[Any, tuple[int, ...]] | None
     numbers: dict[Any, tuple[int, ...]] | None
 

@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eventsweep.detect import cache as cache_store
 from eventsweep.detect.index import Variant, Wanted, key_view, specialize, wanted
-from eventsweep.detect.match import Test, build, explain
+from eventsweep.detect.match import Needles, Test, build, explain
 from eventsweep.detect.prefilter import Prefilter
 from eventsweep.detect.view import View
 from eventsweep.model import Event
 
 if TYPE_CHECKING:
-    from ahocorasick import Automaton
-
     from eventsweep.detect.plan import CompiledRule, FileResult
 
 _NEVER = ("const", None, False, False)
@@ -121,7 +119,7 @@ class _Bucket(NamedTuple):
 
     entries: list[_Entry]
     prefilter: Prefilter | None
-    gate: Automaton | None = None
+    gate: Needles | None = None
 
 
 def _bucket(entries: list[_Entry], journal: bool) -> _Bucket:
@@ -165,7 +163,7 @@ class RuleSet:
         if not entries:
             return []
         gate = bucket.gate
-        if gate is not None and next(gate.iter((event.message or "").lower()), None) is None:
+        if gate is not None and not gate.any((event.message or "").lower()):
             return []  # (a journal entry's keyword text is its message)
         view = View(event)
         if bucket.prefilter is not None:

@@ -9,6 +9,7 @@ items; None is no value.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from eventsweep.detect.fields import AUDIT_KEYWORDS, LEVEL_NUMBERS, LINUX, WINDOWS
@@ -166,17 +167,22 @@ class View:
         data = self.event.data
         if self.linux or not data or _renders(message, data):
             return message
+        values: Iterable[Any] = data.values()
         held = _inserted(message, data)
+        if held:  # leave out the strings and the named values that repeat them
+            strings = data["strings"]
+            values = [
+                value
+                for value in values
+                if (value not in held if value.__class__ is str else value is not strings)
+            ]
         parts = [message]
-        for value in data.values():
+        for value in values:
             kind = value.__class__
             if kind is str:
-                if value not in held:
-                    parts.append(value)
+                parts.append(value)
                 continue
             if kind is list:
-                if held and value is data["strings"]:
-                    continue
                 try:
                     parts.append("\0".join(value))  # texts, as almost always
                     continue

@@ -132,7 +132,7 @@ def test_a_data_value_of_any_kind_is_read_as_the_rules_read_it() -> None:
     ]
     chooser = Prefilter(plans)
     assert chooser._shaped
-    cases = [
+    cases: list[tuple[dict[str, Any], list[int]]] = [
         ({"commandline": "RUN MIMIKATZ", "USER": "Bob"}, [0, 1]),
         ({"CommandLine": ["a", "x mimikatz"], "User": None, "LogonType": "10"}, [0, 2]),
         ({"LogonType": 10, "TargetUser": "#-1", "Ids": [7, 42]}, [2, 3, 4]),
