@@ -311,15 +311,18 @@ def _explained_text_test(kind: str, args: tuple[Any, ...]) -> Callable[[str], bo
     return _text_test(kind, args)
 
 
-def explain(node: Node, memo: dict[int, Test], view: View) -> list[str]:
-    """The event field names that make a matching node true (empty when it is false)."""
-    if not memo[id(node)](view):
+def explain(node: Node, memo: dict[int, Test], view: View, holds: bool = False) -> list[str]:
+    """The event field names that make a matching node true (empty when it is false);
+    ``holds``: the node is known to be true (it is not tested again), as every part of a
+    true ``and`` is."""
+    if not holds and not memo[id(node)](view):
         return []
     kind = node[0]
     if kind == "not":
         return []
     if kind == "and" or kind == "or":
-        names = [name for child in node[1] for name in explain(child, memo, view)]
+        parts = kind == "and"
+        names = [name for child in node[1] for name in explain(child, memo, view, parts)]
         return list(dict.fromkeys(names))
     if not node[2]:  # added by a pipeline (the log source), not the rule's selection
         return []

@@ -204,13 +204,13 @@ class Prefilter:
     def __init__(self, plans: Sequence[Node], journal: bool = False) -> None:
         self.always: list[int] = []
         self.owner: list[int] = []  # clause number → plan number
-        self.need: dict[int, int] = {}  # plan number → how many clauses
+        self.need: list[int] = []  # plan number → how many clauses
         tables: dict[str, dict[str, dict[Any, list[int]]]] = {"in": {}, "eq": {}, "num": {}}
         for number, plan in enumerate(plans):
             found = clauses(plan)
             if not found:
                 self.always.append(number)
-            self.need[number] = len(found)
+            self.need.append(len(found))
             for atoms in found:
                 for kind, field, value in atoms:
                     by_value = tables[kind].setdefault(field, {}).setdefault(value, [])
@@ -254,7 +254,7 @@ class Prefilter:
                         held.update(found)
         if not held:
             return self.always
-        count: dict[int, int] = {}
+        count: dict[int, int] = {}  # each plan's clauses that hold
         owner = self.owner
         for clause in held:
             plan = owner[clause]

@@ -105,11 +105,20 @@ def summary(pairs: Iterable[tuple[Event, Detection]]) -> Counter[SummaryRow]:
     )
 
 
-class _Entry(NamedTuple):
-    rule: Rule
-    plan: Any
-    test: Test
-    memo: dict[int, Test]
+class _Entry:
+    """A rule's plan for one key, and its test, built the first time it is called (of a
+    thousand rules a key admits, the prefilter hands most to no event at all)."""
+
+    __slots__ = ("memo", "plan", "rule", "test")
+
+    def __init__(self, rule: Rule, plan: Any) -> None:
+        self.rule, self.plan = rule, plan
+        self.memo: dict[int, Test] = {}
+        self.test: Test = self._built
+
+    def _built(self, view: View) -> bool:
+        self.test = build(self.plan, self.memo)
+        return self.test(view)
 
 
 class _Bucket(NamedTuple):
@@ -183,14 +192,13 @@ class RuleSet:
             if variant.admits(log, source, event_id):
                 plan = specialize(variant.plan, known)
                 if plan != _NEVER:
-                    memo: dict[int, Test] = {}
-                    entries.append(_Entry(rule, plan, build(plan, memo), memo))
+                    entries.append(_Entry(rule, plan))
         return entries
 
     @staticmethod
     def _detection(entry: _Entry, view: View) -> Detection:
         rule = entry.rule
-        fields = tuple(explain(entry.plan, entry.memo, view))
+        fields = tuple(explain(entry.plan, entry.memo, view, holds=True))  # (it matched)
         return Detection(rule.id, rule.title, rule.level, rule.status, rule.tags, rule.path, fields)
 
 
