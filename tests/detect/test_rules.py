@@ -167,6 +167,24 @@ def test_keyword_fields_name_where_they_matched(write_rule: WriteRule) -> None:
     assert detection.fields == ("message",)
 
 
+def test_fields_name_the_branches_that_matched(write_rule: WriteRule) -> None:
+    """Every part of a true ``and`` gave fields, of an ``or`` only the parts that hold, of a
+    ``not`` none; the same again for the next event (tests are built once, when first used)."""
+    path = write_rule(
+        "cli:\n  CommandLine|contains: evil\nwho:\n  User: bob\nimage:\n  Image|endswith: x.exe\n"
+        "quiet:\n  Quiet: 'yes'\ncondition: cli and (who or image) and not quiet"
+    )
+    rules = load_rules([str(path)])
+    for _ in range(2):
+        (found,) = rules.match(win({"CommandLine": "evil", "User": "bob", "Image": "a.exe"}))
+        assert found.fields == ("CommandLine", "User")
+        (found,) = rules.match(win({"CommandLine": "evil", "User": "al", "Image": "C:\\x.exe"}))
+        assert found.fields == ("CommandLine", "Image")
+        (found,) = rules.match(win({"CommandLine": "evil", "User": "bob", "Image": "x.exe"}))
+        assert found.fields == ("CommandLine", "User", "Image")
+        assert rules.match(win({"CommandLine": "evil", "User": "bob", "Quiet": "yes"})) == []
+
+
 def test_a_rule_set_pickles_for_worker_processes(write_rule: WriteRule) -> None:
     rules = load_rules([str(write_rule(GOOD))])
     event = win({"CommandLine": "an evil one"})
