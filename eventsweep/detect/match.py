@@ -172,9 +172,6 @@ class Needles:
     def any(self, text: str) -> bool:
         return bool(self.search(text))
 
-    def __len__(self) -> int:
-        return len(self.values)
-
 
 _TEXT_KINDS = frozenset(("eq", "prefix", "suffix", "contains", "glob", "search", "re"))
 
