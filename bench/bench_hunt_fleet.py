@@ -613,7 +613,7 @@ def argv_of(command: str, fleet: Fleet, inventory: Path, out: str, outcomes: Pat
     argv = [*argv, "--outcomes", str(outcomes), "--no-progress"]
     spy = os.environ.get("BENCH_SPY")  # a directory: each run profiled by py-spy (not timed)
     if spy:
-        name = Path(spy) / f"{command}-{Path(out).parent.name}.raw"
+        name = Path(spy) / f"{command}-{time.time_ns()}.raw"  # one per run, in order
         argv = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", str(name), "--", *argv]
     return argv
 
