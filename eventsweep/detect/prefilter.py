@@ -225,6 +225,10 @@ class Prefilter:
         self._shapes: dict[tuple[str, ...] | frozenset[str], list[_Read]] = {}
         # a journal entry's fields vary (and it lacks most), so its shape is worth knowing
         self._shaped = len(fields) > SHAPED or (journal and fields != [KEYWORDS])
+        # a journal entry's keyword text is its message: when the keyword needles are all
+        # this reads and every plan has a clause, a message holding none selects nothing
+        alone = journal and not self.always and fields == [KEYWORDS]
+        self.gate = self.tables[KEYWORDS] if alone else None
 
     def select(self, view: View) -> list[int]:
         held: set[int] = set()
@@ -261,13 +265,6 @@ class Prefilter:
             count[plan] = count.get(plan, 0) + 1
         need = self.need
         return sorted([plan for plan, hits in count.items() if hits == need[plan]] + self.always)
-
-    def keywords_only(self) -> Needles | None:
-        """The automaton of the keyword needles, when they are all the prefilter reads and
-        every plan has a clause: then a keyword text holding none of them selects nothing."""
-        if self.always or [read.field for read in self._all] != [KEYWORDS]:
-            return None
-        return self.tables[KEYWORDS]
 
     def _read(self, field: str, key: str | None) -> _Read:
         return _Read(

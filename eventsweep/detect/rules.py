@@ -123,8 +123,8 @@ class _Entry:
 
 class _Bucket(NamedTuple):
     """The entries one (log, provider, event id) admits, and their prefilter if many; for a
-    journal bucket prefiltered on keywords alone, the automaton of their needles (``gate``):
-    a message that holds none of them matches none of the rules, found without a view."""
+    journal bucket prefiltered on keywords alone, the prefilter's ``gate``: a message that
+    holds none of its needles matches none of the rules, found without a view."""
 
     entries: list[_Entry]
     prefilter: Prefilter | None
@@ -135,7 +135,7 @@ def _bucket(entries: list[_Entry], journal: bool) -> _Bucket:
     if len(entries) < PREFILTER:
         return _Bucket(entries, None)
     prefilter = Prefilter([entry.plan for entry in entries], journal)
-    return _Bucket(entries, prefilter, prefilter.keywords_only() if journal else None)
+    return _Bucket(entries, prefilter, prefilter.gate)
 
 
 class RuleSet:

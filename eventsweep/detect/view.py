@@ -112,7 +112,7 @@ class View:
     def has(self, name: str) -> bool:
         """Whether the field can read as something for events of this one's shape (an event
         field, or a data key): False means it reads as missing for all of them."""
-        return name in self._fields or self.key(name) in self.event.data
+        return self.event_field(name) or self.key(name) in self.event.data
 
     def event_field(self, name: str) -> bool:
         """Whether a Sigma field name reads one of the event's own fields (not its data)."""
@@ -156,7 +156,8 @@ class View:
 
     def blob(self, low: bool) -> str:
         """Every keyword text in one, NUL between them (no keyword holds a NUL); a data value
-        the message already holds (an .evtx message renders the data) is not repeated."""
+        the message already holds (an .evtx message renders the data, a win:// message joins
+        the insertion strings) is not repeated."""
         blob = self._blob.get(low)
         if blob is None:
             blob = self._blob[low] = self.blob(False).lower() if low else self._join()
